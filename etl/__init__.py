@@ -1,0 +1,42 @@
+"""catalog-etl: an exact, queryable history of AI gateway model catalogs.
+
+The command line (``catalog-etl``) is a thin layer over this package; the same
+work is available from Python::
+
+    from etl import Settings, sync_file
+
+    result = sync_file(Settings(database_url="sqlite:///catalog.db"), "models.json")
+    print(result.status, result.versions_written)
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
+
+try:
+    __version__ = version("catalog-etl")
+except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+    __version__ = "0.0.0"
+
+if TYPE_CHECKING:
+    from etl.config import Settings
+    from etl.pipeline import SyncResult, sync_bytes, sync_file
+
+__all__ = ["Settings", "SyncResult", "__version__", "sync_bytes", "sync_file"]
+
+_LAZY = {
+    "Settings": "etl.config",
+    "SyncResult": "etl.pipeline",
+    "sync_bytes": "etl.pipeline",
+    "sync_file": "etl.pipeline",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use so that `catalog-etl --help` does not pay for SQLAlchemy.
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'etl' has no attribute {name!r}")

@@ -1,0 +1,1 @@
+"""Tables, column types and engines. Everything else reaches the database through here."""

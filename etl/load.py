@@ -1,0 +1,399 @@
+"""Apply a normalized catalog to the database as one set of changes.
+
+The work is proportional to what changed, not to the catalog: one query reads every
+known model's record hash; a model whose hash is unchanged costs nothing more. Only
+changed models have their stored state read (a few IN-list queries for all of them) and
+only real changes are written, in bulk. Nothing here commits: the caller's transaction
+makes the whole sync apply completely or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, insert, select, update
+
+from etl.db.tables import (
+    Availability,
+    Category,
+    Modality,
+    Model,
+    ModelVersion,
+    ModelVersionCategory,
+    ModelVersionModality,
+    ModelVersionParameter,
+    Parameter,
+    Price,
+    Provider,
+    ProviderState,
+    Vendor,
+)
+from etl.money import DYNAMIC
+from etl.money import Price as PriceValue
+from etl.normalize import SCALAR_FIELDS, Catalog, ModelRecord, ModelState, merge
+from etl.state import chunked, read_stored
+
+
+@dataclass
+class LoadCounts:
+    models_seen: int = 0
+    added: int = 0
+    removed: int = 0
+    returned: int = 0
+    versions_written: int = 0
+    price_changes: int = 0
+
+
+@dataclass
+class _Changes:
+    """Rows to write, gathered first so each kind is written in one statement."""
+
+    versions: list[tuple[int, int, ModelState]]
+    """(model id, version number, state)"""
+    versions_to_close: list[int]
+    prices: list[tuple[int, str, PriceValue]]
+    prices_to_close: list[int]
+    record_hashes: list[tuple[int, str]]
+    price_changes: int = 0
+
+
+def apply_catalog(
+    connection: Connection, catalog: Catalog, *, observed_at: datetime, run_id: int
+) -> LoadCounts:
+    """Write what ``catalog`` changes, observed at ``observed_at``, on behalf of run ``run_id``."""
+    provider_ids = _ensure_providers(connection, catalog.providers, observed_at)
+    _record_provider_states(connection, catalog.providers, provider_ids, observed_at, run_id)
+    known = {
+        (row.provider_id, row.model): row
+        for row in connection.execute(
+            select(
+                Model.id, Model.provider_id, Model.model, Model.available, Model.record_hash
+            ).where(Model.provider_id.in_(provider_ids.values()))
+        )
+    }
+
+    fresh: list[tuple[ModelRecord, str]] = []
+    changed: list[tuple[ModelRecord, int, str]] = []
+    returning: list[int] = []
+    for record in catalog.records:
+        record_hash = record.record_hash
+        row = known.get((provider_ids[record.provider], record.model))
+        if row is None:
+            fresh.append((record, record_hash))
+            continue
+        if not row.available:
+            returning.append(row.id)
+        if row.record_hash != record_hash:
+            changed.append((record, row.id, record_hash))
+
+    changes = _Changes([], [], [], [], [])
+    _add_new_models(connection, fresh, provider_ids, observed_at, run_id, changes)
+    _diff_changed_models(connection, changed, changes)
+
+    listed = {(provider_ids[r.provider], r.model) for r in catalog.records}
+    listed |= {(provider_ids[p], m) for p, m in catalog.listed_but_rejected}
+    complete = {provider_ids[name] for name, configured in catalog.providers.items() if configured}
+    gone = [
+        row.id
+        for key, row in known.items()
+        if row.available and key[0] in complete and key not in listed
+    ]
+    _close_availability(connection, gone, observed_at)
+    _open_availability(connection, returning, observed_at, run_id)
+    _write(connection, changes, observed_at, run_id)
+    _mark_seen(connection, complete, listed, known, observed_at)
+
+    return LoadCounts(
+        models_seen=len(listed),
+        added=len(fresh),
+        removed=len(gone),
+        returned=len(returning),
+        versions_written=len(changes.versions),
+        price_changes=changes.price_changes,
+    )
+
+
+def _ensure_providers(
+    connection: Connection, providers: Iterable[str], observed_at: datetime
+) -> dict[str, int]:
+    return _ensure_names(connection, Provider, providers, first_seen_at=observed_at)
+
+
+def _ensure_names(
+    connection: Connection, table: Any, names: Iterable[str], **defaults: Any
+) -> dict[str, int]:
+    """Ids of the named rows of a lookup table, inserting the missing ones."""
+    wanted = sorted(set(names))
+    if not wanted:
+        return {}
+    ids: dict[str, int] = {}
+    for chunk in chunked(wanted):
+        query = select(table.name, table.id).where(table.name.in_(chunk))
+        ids.update((name, id_) for name, id_ in connection.execute(query))
+    missing = [name for name in wanted if name not in ids]
+    if missing:
+        inserted = connection.execute(
+            insert(table).returning(table.id, sort_by_parameter_order=True),
+            [{"name": name, **defaults} for name in missing],
+        )
+        ids.update(zip(missing, inserted.scalars(), strict=True))
+    return ids
+
+
+def _record_provider_states(
+    connection: Connection,
+    providers: dict[str, bool],
+    provider_ids: dict[str, int],
+    observed_at: datetime,
+    run_id: int,
+) -> None:
+    current = dict(
+        connection.execute(
+            select(ProviderState.provider_id, ProviderState.configured).where(
+                ProviderState.valid_to.is_(None),
+                ProviderState.provider_id.in_(provider_ids.values()),
+            )
+        ).all()
+    )
+    moved = [
+        (provider_ids[name], configured)
+        for name, configured in providers.items()
+        if current.get(provider_ids[name]) is not configured
+    ]
+    if not moved:
+        return
+    ids = [provider_id for provider_id, _ in moved if provider_id in current]
+    if ids:
+        connection.execute(
+            update(ProviderState)
+            .where(ProviderState.valid_to.is_(None), ProviderState.provider_id.in_(ids))
+            .values(valid_to=observed_at)
+        )
+    connection.execute(
+        insert(ProviderState),
+        [
+            {
+                "provider_id": provider_id,
+                "configured": configured,
+                "valid_from": observed_at,
+                "sync_run_id": run_id,
+            }
+            for provider_id, configured in moved
+        ],
+    )
+
+
+def _add_new_models(
+    connection: Connection,
+    fresh: list[tuple[ModelRecord, str]],
+    provider_ids: dict[str, int],
+    observed_at: datetime,
+    run_id: int,
+    changes: _Changes,
+) -> None:
+    if not fresh:
+        return
+    vendor_ids = _ensure_names(connection, Vendor, {record.vendor for record, _ in fresh})
+    model_ids = connection.execute(
+        insert(Model).returning(Model.id, sort_by_parameter_order=True),
+        [
+            {
+                "provider_id": provider_ids[record.provider],
+                "model": record.model,
+                "vendor_id": vendor_ids[record.vendor],
+                "first_seen_at": observed_at,
+                "last_seen_at": observed_at,
+                "available": True,
+                "record_hash": record_hash,
+            }
+            for record, record_hash in fresh
+        ],
+    ).scalars()
+    new_ids = list(model_ids)
+    for (record, _), model_id in zip(fresh, new_ids, strict=True):
+        state = merge(None, record)
+        changes.versions.append((model_id, 1, state))
+        changes.prices.extend((model_id, component, p) for component, p in state.prices.items())
+    _open_availability(connection, new_ids, observed_at, run_id)
+
+
+def _diff_changed_models(
+    connection: Connection, changed: list[tuple[ModelRecord, int, str]], changes: _Changes
+) -> None:
+    if not changed:
+        return
+    stored = read_stored(connection, [model_id for _, model_id, _ in changed])
+    for record, model_id, record_hash in changed:
+        previous = stored[model_id]
+        state = merge(previous.state, record)
+        changes.record_hashes.append((model_id, record_hash))
+        if state.content_hash != previous.state.content_hash:
+            changes.versions_to_close.append(previous.version_id)
+            changes.versions.append((model_id, previous.version + 1, state))
+        old_prices, new_prices = previous.state.prices, state.prices
+        for component in sorted(old_prices.keys() | new_prices.keys()):
+            old, new = old_prices.get(component), new_prices.get(component)
+            if old == new:
+                continue
+            changes.price_changes += 1
+            if old is not None:
+                changes.prices_to_close.append(previous.price_row_ids[component])
+            if new is not None:
+                changes.prices.append((model_id, component, new))
+
+
+def _open_availability(
+    connection: Connection, model_ids: list[int], observed_at: datetime, run_id: int
+) -> None:
+    if not model_ids:
+        return
+    connection.execute(
+        insert(Availability),
+        [{"model_id": i, "valid_from": observed_at, "sync_run_id": run_id} for i in model_ids],
+    )
+    for chunk in chunked(model_ids):
+        connection.execute(update(Model).where(Model.id.in_(chunk)).values(available=True))
+
+
+def _close_availability(
+    connection: Connection, model_ids: list[int], observed_at: datetime
+) -> None:
+    last_seen = (
+        select(Model.last_seen_at).where(Model.id == Availability.model_id).scalar_subquery()
+    )
+    for chunk in chunked(model_ids):
+        connection.execute(
+            update(Availability)
+            .where(Availability.valid_to.is_(None), Availability.model_id.in_(chunk))
+            .values(valid_to=observed_at, last_seen_at=last_seen)
+        )
+        connection.execute(update(Model).where(Model.id.in_(chunk)).values(available=False))
+
+
+def _write(connection: Connection, changes: _Changes, observed_at: datetime, run_id: int) -> None:
+    # Close before opening: the partial unique indexes allow one current row per key.
+    for chunk in chunked(changes.versions_to_close):
+        connection.execute(
+            update(ModelVersion).where(ModelVersion.id.in_(chunk)).values(valid_to=observed_at)
+        )
+    for chunk in chunked(changes.prices_to_close):
+        connection.execute(update(Price).where(Price.id.in_(chunk)).values(valid_to=observed_at))
+    if changes.record_hashes:
+        connection.execute(
+            update(Model)
+            .where(Model.id == bindparam("model_id"))
+            .values(record_hash=bindparam("record_hash")),
+            [{"model_id": i, "record_hash": h} for i, h in changes.record_hashes],
+        )
+    if changes.prices:
+        connection.execute(
+            insert(Price),
+            [
+                {
+                    "model_id": model_id,
+                    "component": component,
+                    "amount": None if price == DYNAMIC else price,
+                    "dynamic": price == DYNAMIC,
+                    "valid_from": observed_at,
+                    "sync_run_id": run_id,
+                }
+                for model_id, component, price in changes.prices
+            ],
+        )
+    _write_versions(connection, changes.versions, observed_at, run_id)
+
+
+def _write_versions(
+    connection: Connection,
+    versions: list[tuple[int, int, ModelState]],
+    observed_at: datetime,
+    run_id: int,
+) -> None:
+    if not versions:
+        return
+    rows = []
+    for model_id, number, state in versions:
+        content = state.content
+        row = {name: content[name] for name in SCALAR_FIELDS}
+        discount = content["pricing_discount"]
+        row["pricing_discount"] = None if discount is None else Decimal(discount)
+        row.update(
+            model_id=model_id,
+            version=number,
+            sync_run_id=run_id,
+            valid_from=observed_at,
+            content_hash=state.content_hash,
+            extra=content["extra"],
+        )
+        rows.append(row)
+    version_ids = list(
+        connection.execute(
+            insert(ModelVersion).returning(ModelVersion.id, sort_by_parameter_order=True), rows
+        ).scalars()
+    )
+    states = [state for _, _, state in versions]
+    _write_links(connection, version_ids, states)
+
+
+def _write_links(connection: Connection, version_ids: list[int], states: list[ModelState]) -> None:
+    def names(*fields: str) -> set[str]:
+        return {name for state in states for field in fields for name in state.content[field]}
+
+    modality_ids = _ensure_names(
+        connection, Modality, names("input_modalities", "output_modalities")
+    )
+    parameter_ids = _ensure_names(connection, Parameter, names("supported_parameters"))
+    category_ids = _ensure_names(connection, Category, names("categories"))
+    modalities, parameters, categories = [], [], []
+    for version_id, state in zip(version_ids, states, strict=True):
+        content = state.content
+        for direction in ("input", "output"):
+            modalities += [
+                {
+                    "model_version_id": version_id,
+                    "direction": direction,
+                    "modality_id": modality_ids[m],
+                }
+                for m in content[f"{direction}_modalities"]
+            ]
+        parameters += [
+            {"model_version_id": version_id, "parameter_id": parameter_ids[p]}
+            for p in content["supported_parameters"]
+        ]
+        categories += [
+            {"model_version_id": version_id, "category_id": category_ids[c]}
+            for c in content["categories"]
+        ]
+    for table, rows in (
+        (ModelVersionModality, modalities),
+        (ModelVersionParameter, parameters),
+        (ModelVersionCategory, categories),
+    ):
+        if rows:
+            connection.execute(insert(table), rows)
+
+
+def _mark_seen(
+    connection: Connection,
+    complete: set[int],
+    listed: set[tuple[int, str]],
+    known: dict[tuple[int, str], Any],
+    observed_at: datetime,
+) -> None:
+    # After the availability changes above, the available models of a complete provider are
+    # exactly the ones it listed: one statement per provider, no id list.
+    for provider_id in sorted(complete):
+        connection.execute(
+            update(Model)
+            .where(Model.provider_id == provider_id, Model.available)
+            .values(last_seen_at=observed_at)
+        )
+    partial = [known[key].id for key in listed if key[0] not in complete and key in known]
+    for chunk in chunked(partial):
+        connection.execute(
+            update(Model).where(Model.id.in_(chunk)).values(last_seen_at=observed_at)
+        )

@@ -1,0 +1,77 @@
+"""Schema migrations (Alembic), run from Python so no ini file or checkout is needed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, inspect
+
+
+class SchemaOutOfDate(RuntimeError):
+    """The database is at an older schema revision than this version of catalog-etl."""
+
+
+def migrations_dir() -> Path:
+    """Where the migration scripts are: inside the package when installed from a wheel,
+    at the top of the repository in a checkout."""
+    package = Path(__file__).resolve().parent
+    for candidate in (package / "migrations", package.parent / "migrations"):
+        if (candidate / "env.py").is_file():
+            return candidate
+    raise FileNotFoundError("catalog-etl's migrations are missing from this installation")
+
+
+def alembic_config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    # Handed over in memory: the URL may carry a password and must not land in a file.
+    config.attributes["database_url"] = engine.url.render_as_string(hide_password=False)
+    return config
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    current: str | None
+    head: str
+    fresh: bool
+    """No catalog-etl tables at all: a new, empty database."""
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.current == self.head
+
+
+def schema_state(engine: Engine) -> SchemaState:
+    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    assert head is not None
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+        fresh = current is None and not inspect(connection).has_table("sync_runs")
+    return SchemaState(current=current, head=head, fresh=fresh)
+
+
+def upgrade(engine: Engine, revision: str = "head") -> SchemaState:
+    """Bring the schema to ``revision`` (the latest by default). Safe to repeat."""
+    config = alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+    return schema_state(engine)
+
+
+def require_current_schema(engine: Engine, *, create_if_fresh: bool = True) -> SchemaState:
+    """Check the schema before work: a brand-new database is created, an old one is refused."""
+    state = schema_state(engine)
+    if state.up_to_date:
+        return state
+    if state.fresh and create_if_fresh:
+        return upgrade(engine)
+    raise SchemaOutOfDate(
+        f"database schema is at revision {state.current or 'none'}, this catalog-etl needs "
+        f"{state.head}: run `catalog-etl db upgrade` first"
+    )

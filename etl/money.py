@@ -1,0 +1,95 @@
+"""Exact prices.
+
+Upstream catalogs send prices as decimal strings in USD per unit (token, request,
+image ...). They are parsed as :class:`~decimal.Decimal`, never as floats, and written
+back in one canonical text form, so ``"0.0000030"`` and ``"0.000003"`` are the same
+price and ``"0.00000008333333333333334"`` survives every round trip.
+
+``"-1"`` is not a negative price: it marks dynamic (router) pricing, held here as the
+:data:`DYNAMIC` marker.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Final, Literal
+
+DYNAMIC: Final = "dynamic"
+"""Marker for a component whose price is decided per request (sent as ``"-1"``)."""
+
+Price = Decimal | Literal["dynamic"]
+"""A parsed price component: an exact non-negative amount, or :data:`DYNAMIC`."""
+
+_MAX_PRICE_TEXT = 64  # longer strings are not prices; refusing them keeps hostile input cheap
+_MINUS_ONE = Decimal(-1)
+_PER_MILLION_EXPONENT = -6
+
+
+class PriceError(ValueError):
+    """A price value that cannot be read as an exact, non-negative amount."""
+
+
+def parse_price(value: object) -> Price:
+    """Read one price component as sent upstream.
+
+    >>> parse_price("0.0000030")
+    Decimal('0.0000030')
+    >>> parse_price("-1")
+    'dynamic'
+    """
+    if not isinstance(value, str):
+        raise PriceError(f"price must be a decimal string, got {type(value).__name__}")
+    if len(value) > _MAX_PRICE_TEXT:
+        raise PriceError(f"price string is {len(value)} characters long")
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        raise PriceError(f"price {value!r} is not a decimal number") from None
+    return _checked(amount, value)
+
+
+def per_million_to_unit(value: object) -> Price:
+    """Turn a JSON number in USD per 1M tokens into the exact price per token.
+
+    The number must arrive as its decimal text (``json.loads(..., parse_float=Decimal)``);
+    the division by 1,000,000 is a shift of the decimal exponent, so nothing is rounded.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        raise PriceError(f"price per 1M tokens must be a number, got {type(value).__name__}")
+    amount = Decimal(value)
+    checked = _checked(amount, str(value))
+    return checked if checked == DYNAMIC else amount.scaleb(_PER_MILLION_EXPONENT)
+
+
+def _checked(amount: Decimal, text: str) -> Price:
+    if not amount.is_finite():
+        raise PriceError(f"price {text!r} is not a finite number")
+    if amount == _MINUS_ONE:
+        return DYNAMIC
+    if amount < 0:
+        raise PriceError(f"price {text!r} is negative (only -1, dynamic pricing, is allowed)")
+    return amount
+
+
+def canonical(amount: Decimal) -> str:
+    """The one text form of an amount: no exponent, no trailing zeros, ``"0"`` for zero.
+
+    Unlike :meth:`Decimal.normalize` this never rounds, whatever the context precision.
+
+    >>> canonical(Decimal("0.0000030")), canonical(Decimal("1E+1")), canonical(Decimal("-0.0"))
+    ('0.000003', '10', '0')
+    """
+    sign, digits, exponent = amount.as_tuple()
+    if not any(digits):
+        return "0"
+    assert isinstance(exponent, int)  # finite: checked by every caller
+    trimmed = list(digits)
+    while exponent < 0 and trimmed[-1] == 0:
+        trimmed.pop()
+        exponent += 1
+    return format(Decimal((sign, tuple(trimmed), exponent)), "f")
+
+
+def price_text(price: Price) -> str:
+    """A price as shown to people and written to JSON: canonical decimal or ``"dynamic"``."""
+    return canonical(price) if isinstance(price, Decimal) else DYNAMIC

@@ -1,0 +1,75 @@
+"""Raw bytes to JSON, exactly: strict UTF-8, numbers with a fraction read as Decimal, and
+text PostgreSQL cannot store (NUL, lone UTF-16 surrogates) repaired and counted."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+REPLACEMENT = "\ufffd"
+# Only payloads whose bytes contain one of these escapes can hold unstorable text, so the
+# (slow) walk over every string runs only for them.
+_SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+class PayloadError(ValueError):
+    """The payload as a whole cannot be read; nothing from it may be applied."""
+
+
+@dataclass(frozen=True)
+class Payload:
+    raw: bytes
+    document: Any
+    sha256: str
+    repaired_strings: int
+    """Strings that held NUL or lone surrogates, replaced by U+FFFD."""
+
+
+def read_payload(raw: bytes) -> Payload:
+    """Decode and parse one catalog payload; raise :class:`PayloadError` with a one-line reason."""
+    if not raw.strip():
+        raise PayloadError("payload is empty")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise PayloadError(f"payload is not valid UTF-8 (byte {error.start})") from None
+    try:
+        document = json.loads(text.removeprefix("\ufeff"), parse_float=Decimal)
+    except json.JSONDecodeError as error:
+        raise PayloadError(
+            f"payload is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
+        ) from None
+    except RecursionError:
+        raise PayloadError("payload is nested too deeply to be a catalog") from None
+    repaired = 0
+    if _SUSPECT_ESCAPE.search(raw):
+        document, repaired = repair_text(document)
+    return Payload(raw, document, hashlib.sha256(raw).hexdigest(), repaired)
+
+
+def repair_text(value: Any) -> tuple[Any, int]:
+    """Replace NUL and lone surrogates in every string (keys included) by U+FFFD."""
+    count = 0
+
+    def fix(item: Any) -> Any:
+        nonlocal count
+        if isinstance(item, str):
+            if _UNSTORABLE.search(item):
+                count += 1
+                return _UNSTORABLE.sub(REPLACEMENT, item)
+            return item
+        if isinstance(item, list):
+            return [fix(element) for element in item]
+        if isinstance(item, dict):
+            return {fix(key): fix(element) for key, element in item.items()}
+        return item
+
+    try:
+        return fix(value), count
+    except RecursionError:
+        raise PayloadError("payload is nested too deeply to be a catalog") from None

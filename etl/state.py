@@ -1,0 +1,120 @@
+"""Read models' stored states back, current or as of a time, a few set queries at a time."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, Connection, and_, or_, select
+
+from etl.db.tables import (
+    Category,
+    Modality,
+    ModelVersion,
+    ModelVersionCategory,
+    ModelVersionModality,
+    ModelVersionParameter,
+    Parameter,
+    Price,
+)
+from etl.money import DYNAMIC, canonical
+from etl.money import Price as PriceValue
+from etl.normalize import SCALAR_FIELDS, SET_FIELDS, ModelState
+
+CHUNK = 5000  # ids per IN (...) list: well under SQLite's 32766 bound variables
+T = TypeVar("T")
+
+
+def chunked(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def valid_at(table: Any, moment: datetime | None) -> ColumnElement[bool]:
+    """Rows in force at ``moment``; the current rows when it is None."""
+    if moment is None:
+        return table.valid_to.is_(None)
+    return and_(table.valid_from <= moment, or_(table.valid_to.is_(None), table.valid_to > moment))
+
+
+@dataclass(frozen=True)
+class StoredModel:
+    model_id: int
+    version_id: int
+    version: int
+    state: ModelState
+    price_row_ids: dict[str, int]
+
+
+def read_stored(
+    connection: Connection,
+    model_ids: Collection[int] | None = None,
+    *,
+    as_of: datetime | None = None,
+) -> dict[int, StoredModel]:
+    """The state of the given models (all when None) as of a time (now when None)."""
+    versions: list[Any] = []
+    prices: dict[int, dict[str, tuple[int, PriceValue]]] = defaultdict(dict)
+    version_query = select(ModelVersion).where(valid_at(ModelVersion, as_of))
+    price_query = select(Price.id, Price.model_id, Price.component, Price.amount, Price.dynamic)
+    price_query = price_query.where(valid_at(Price, as_of))
+    for query_filter in _id_filters(model_ids):
+        versions += connection.execute(query_filter(version_query, ModelVersion.model_id)).all()
+        for row in connection.execute(query_filter(price_query, Price.model_id)):
+            prices[row.model_id][row.component] = (row.id, DYNAMIC if row.dynamic else row.amount)
+
+    sets = _read_sets(connection, [row.id for row in versions])
+    stored = {}
+    for row in versions:
+        content: dict[str, Any] = {name: getattr(row, name) for name in SCALAR_FIELDS}
+        if row.pricing_discount is not None:
+            content["pricing_discount"] = canonical(row.pricing_discount)
+        content.update(sets[row.id])
+        content["extra"] = row.extra or {}
+        model_prices = prices.get(row.model_id, {})
+        stored[row.model_id] = StoredModel(
+            model_id=row.model_id,
+            version_id=row.id,
+            version=row.version,
+            state=ModelState(content, {k: value for k, (_, value) in model_prices.items()}),
+            price_row_ids={k: row_id for k, (row_id, _) in model_prices.items()},
+        )
+    return stored
+
+
+def _id_filters(model_ids: Collection[int] | None) -> Iterator[Any]:
+    if model_ids is None:
+        yield lambda query, _column: query
+        return
+    for chunk in chunked(sorted(model_ids)):
+        yield lambda query, column, chunk=chunk: query.where(column.in_(chunk))
+
+
+def _read_sets(connection: Connection, version_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The modality, parameter and category sets of each version, as sorted tuples."""
+    sets: dict[int, dict[str, list[str]]] = {
+        version_id: {name: [] for name in SET_FIELDS} for version_id in version_ids
+    }
+    link = ModelVersionModality
+    for chunk in chunked(version_ids):
+        modalities = select(link.model_version_id, link.direction, Modality.name).join(Modality)
+        for version_id, direction, name in connection.execute(
+            modalities.where(link.model_version_id.in_(chunk))
+        ):
+            sets[version_id][f"{direction}_modalities"].append(name)
+        for table, lookup, field in (
+            (ModelVersionParameter, Parameter, "supported_parameters"),
+            (ModelVersionCategory, Category, "categories"),
+        ):
+            query = select(table.model_version_id, lookup.name).join(lookup)
+            for version_id, name in connection.execute(
+                query.where(table.model_version_id.in_(chunk))
+            ):
+                sets[version_id][field].append(name)
+    return {
+        version_id: {field: tuple(sorted(names)) for field, names in found.items()}
+        for version_id, found in sets.items()
+    }

@@ -1,0 +1,58 @@
+"""Points in time as users write them, always turned into aware UTC datetimes."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+_RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+# 2026-03-02T010322Z: the compact form used in snapshot file names.
+_COMPACT = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})T(\d{2})(\d{2})(\d{2})(\.\d+)?Z$")
+
+
+class TimeFormatError(ValueError):
+    """Text that names no point in time."""
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_time(text: str, *, now: datetime | None = None) -> datetime:
+    """Read an ISO 8601 date or time, ``now``, or an age such as ``7d`` / ``12h`` (before now).
+
+    A time without a zone is UTC; a bare date is its midnight UTC.
+    """
+    value = text.strip()
+    if value.lower() == "now":
+        return now or utcnow()
+    relative = _RELATIVE.match(value)
+    if relative:
+        amount, unit = relative.groups()
+        return (now or utcnow()) - timedelta(**{_UNITS[unit]: int(amount)})
+    compact = _COMPACT.match(value)
+    if compact:
+        y, mo, d, h, mi, s, frac = compact.groups()
+        value = f"{y}-{mo}-{d}T{h}:{mi}:{s}{frac or ''}+00:00"
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise TimeFormatError(
+            f"cannot read {text!r} as a time: use ISO 8601 (2026-03-02 or 2026-03-02T01:03:22Z)"
+            " or an age such as 7d"
+        ) from None
+    return as_utc(parsed)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """The same instant in UTC; a naive datetime is taken to be UTC already."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """ISO 8601 in UTC with a ``Z``, the form every output of catalog-etl uses."""
+    text = as_utc(moment).isoformat()
+    return text.removesuffix("+00:00") + "Z"
