@@ -10,6 +10,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
+from sqlalchemy.exc import SQLAlchemyError
 
 
 class SchemaOutOfDate(RuntimeError):
@@ -75,3 +76,43 @@ def require_current_schema(engine: Engine, *, create_if_fresh: bool = True) -> S
         f"database schema is at revision {state.current or 'none'}, this catalog-etl needs "
         f"{state.head}: run `catalog-etl db upgrade` first"
     )
+
+
+class DatabaseMissing(FileNotFoundError):
+    """A read-only command pointed at a SQLite file that does not exist."""
+
+
+def open_database(url: str, *, create: bool = False) -> Engine:
+    """An engine for ``url`` whose schema is current.
+
+    ``create``: a missing SQLite file or an empty database gets the schema (for commands
+    that write); otherwise a missing SQLite file is an error rather than a new empty file.
+    """
+    from etl.db.engine import describe_error, display_url, make_engine
+
+    engine = make_engine(url)
+    database = engine.url.database
+    if (
+        not create
+        and engine.url.get_backend_name() == "sqlite"
+        and database not in (None, "", ":memory:")
+        and not Path(database).exists()
+    ):
+        raise DatabaseMissing(
+            f"no database at {database}: run `catalog-etl sync` (or `catalog-etl demo`) first"
+        )
+    try:
+        require_current_schema(engine, create_if_fresh=create)
+    except SQLAlchemyError as error:
+        engine.dispose()
+        raise DatabaseUnreachable(
+            f"cannot use database {display_url(engine.url)}: {describe_error(error)}"
+        ) from None
+    except SchemaOutOfDate:
+        engine.dispose()
+        raise
+    return engine
+
+
+class DatabaseUnreachable(RuntimeError):
+    """The database server could not be reached or refused the connection."""

@@ -1,0 +1,96 @@
+"""Database fixtures: every database test runs on SQLite and on PostgreSQL.
+
+PostgreSQL is found at ``CATALOG_ETL_TEST_POSTGRES_URL`` (default
+``postgresql://postgres@127.0.0.1:5432/test``). When it cannot be reached the PostgreSQL
+half of the suite is skipped with the reason shown, except when
+``CATALOG_ETL_TEST_REQUIRE_POSTGRES=1`` (as in CI): then every such test fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+
+from etl.db.engine import make_engine
+from etl.db.tables import Base
+from etl.migrate import upgrade
+
+POSTGRES_URL = os.environ.get(
+    "CATALOG_ETL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+REQUIRE_POSTGRES = os.environ.get("CATALOG_ETL_TEST_REQUIRE_POSTGRES", "") not in ("", "0")
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees the developer's own CATALOG_ETL_* settings."""
+    for name in list(os.environ):
+        if name.startswith("CATALOG_ETL_") and not name.startswith("CATALOG_ETL_TEST"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to the latest revision once, copied for each test."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_schema_url() -> Iterator[str]:
+    """A private schema migrated to the latest revision, dropped at the end of the session."""
+    try:
+        admin = make_engine(POSTGRES_URL)
+        with admin.connect():
+            pass
+    except Exception as error:  # any failure to connect means "unreachable"
+        message = f"PostgreSQL not reachable at {POSTGRES_URL}: {type(error).__name__}"
+        if REQUIRE_POSTGRES:
+            pytest.fail(message + " (CATALOG_ETL_TEST_REQUIRE_POSTGRES is set)", pytrace=False)
+        pytest.skip(message + "; set CATALOG_ETL_TEST_POSTGRES_URL to run these tests")
+    schema = f"catalog_etl_test_{uuid.uuid4().hex[:12]}"
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    url_text = url.render_as_string(hide_password=False)
+    engine = make_engine(url_text)
+    upgrade(engine)
+    engine.dispose()
+    yield url_text
+    with admin.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty database at the latest schema revision, on each backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "catalog.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("postgres_schema_url")
+    engine = make_engine(url)
+    names = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()

@@ -1,0 +1,81 @@
+"""Shared test helpers: the real sample catalogs, small cases, and database snapshots."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from etl.db.tables import Base
+from etl.times import parse_time
+
+TESTS = Path(__file__).resolve().parent
+DATA = TESTS / "data"
+CASES = TESTS / "cases"
+
+DATA_TABLES = [
+    table
+    for table in Base.metadata.sorted_tables
+    if table.name not in ("sync_runs", "payloads")
+]
+
+
+def data_file(relative: str) -> Path:
+    return DATA / relative
+
+
+def read_bytes(relative: str) -> bytes:
+    """The decompressed bytes of a file under tests/data."""
+    raw = data_file(relative).read_bytes()
+    return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+
+
+def load_json(relative: str) -> Any:
+    return json.loads(read_bytes(relative), parse_float=Decimal)
+
+
+def load_case(name: str) -> Any:
+    """A hand-written payload from tests/cases."""
+    return json.loads((CASES / f"{name}.json").read_text("utf-8"), parse_float=Decimal)
+
+
+def daily_files() -> list[Path]:
+    """The 63 daily OpenRouter captures, in time order."""
+    return sorted((DATA / "openrouter-daily").glob("*.json.gz"))
+
+
+def observed_at(path: Path) -> datetime:
+    """The capture time in a file name such as 2026-03-02T010322Z.json.gz."""
+    return parse_time(path.name.split(".")[0])
+
+
+def payload(models: list[dict[str, Any]]) -> bytes:
+    """An OpenRouter-shaped payload holding ``models``."""
+    return json.dumps({"data": models}).encode()
+
+
+def count_rows(engine: Engine) -> dict[str, int]:
+    """Rows per table, run and archive tables included."""
+    with engine.connect() as connection:
+        return {
+            table.name: connection.execute(select(func.count()).select_from(table)).scalar_one()
+            for table in Base.metadata.sorted_tables
+        }
+
+
+def dump_history(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
+    """Every data table's rows, in a stable order, without surrogate ids or run ids, so two
+    databases that hold the same history compare equal."""
+    skip = {"id", "sync_run_id", "model_version_id"}
+    with engine.connect() as connection:
+        out = {}
+        for table in DATA_TABLES:
+            columns = [c for c in table.columns if c.name not in skip]
+            rows = connection.execute(select(*columns)).all()
+            out[table.name] = sorted((tuple(row) for row in rows), key=repr)
+        return out
