@@ -12,6 +12,10 @@ Three shapes are known:
 ``insforge-flat``
     InsForge's current flat array ``[{id, provider, inputModality, inputPrice, ...}]``.
 
+A paginated OpenRouter list fetched page by page is archived as
+``{"catalog_etl_pages": [<page 1>, <page 2>, ...]}``: the exact bytes of every page, spliced
+into one JSON document, read here as one ``openrouter`` catalog.
+
 Anything else is a :class:`~etl.payload.PayloadError`.
 """
 
@@ -25,6 +29,7 @@ from etl.payload import PayloadError
 
 Shape = Literal["insforge-categorized", "openrouter", "insforge-flat"]
 DEFAULT_PROVIDER = "openrouter"
+PAGES_KEY = "catalog_etl_pages"
 _FLAT_MARKERS = frozenset({"modelId", "inputModality", "outputModality", "inputPrice"})
 
 
@@ -55,6 +60,8 @@ def detect(document: Any, *, default_provider: str = DEFAULT_PROVIDER) -> RawCat
             return _flat(document)
         return _openrouter(document, default_provider)
     if isinstance(document, dict):
+        if isinstance(document.get(PAGES_KEY), list):
+            return _openrouter(_join_pages(document[PAGES_KEY]), default_provider)
         if isinstance(document.get("data"), list):
             _check_single_page(document)
             return _openrouter(document["data"], default_provider)
@@ -81,6 +88,17 @@ def _check_single_page(envelope: Mapping[str, Any]) -> None:
             f"{total if isinstance(total, int) else 'more'} models): sync from the URL so every"
             " page is fetched"
         )
+
+
+def _join_pages(pages: list[Any]) -> list[Any]:
+    models: list[Any] = []
+    for number, page in enumerate(pages, start=1):
+        if not isinstance(page, dict) or not isinstance(page.get("data"), list):
+            raise PayloadError(f"page {number} of the paginated catalog has no data list")
+        models.extend(page["data"])
+    if pages:
+        _check_single_page({**pages[-1], "data": models})
+    return models
 
 
 def _is_category(value: Any) -> bool:
