@@ -68,8 +68,8 @@ def handle_errors(command: F) -> F:
         from sqlalchemy.exc import SQLAlchemyError
 
         from etl.db.engine import DatabaseURLError
+        from etl.errors import SyncError
         from etl.migrate import DatabaseMissing, DatabaseUnreachable, SchemaOutOfDate
-        from etl.pipeline import SyncError
 
         try:
             return command(*args, **kwargs)

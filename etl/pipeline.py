@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from etl.archive import archive_payload
 from etl.db.engine import describe_error, write_transaction
 from etl.db.tables import SyncRun
+from etl.errors import DatabaseUnavailable, SyncError
 from etl.load import LoadCounts, apply_catalog
 from etl.normalize import build_catalog
 from etl.payload import PayloadError, read_payload
@@ -28,14 +29,6 @@ from etl.shapes import DEFAULT_PROVIDER, detect
 from etl.times import iso, utcnow
 
 GZIP_MAGIC = b"\x1f\x8b"
-
-
-class SyncError(RuntimeError):
-    """A sync that cannot be applied; the message is one line a person can act on."""
-
-
-class DatabaseUnavailable(SyncError):
-    """The database could not be reached, so not even the failure could be recorded."""
 
 
 @dataclass

@@ -1,0 +1,25 @@
+"""The errors a sync can end with, shared by every stage.
+
+::
+
+    SyncError                 a sync that cannot be applied (one line, for people)
+    ├── DatabaseUnavailable   not even the failure could be recorded
+    └── FetchError            (etl.fetch) the upstream did not deliver a usable catalog
+
+Each carries ``retryable``: True when trying again later may succeed (timeouts, 5xx),
+False when it will not until something changes (bad token, bad payload).
+"""
+
+from __future__ import annotations
+
+
+class SyncError(RuntimeError):
+    """A sync that cannot be applied; the message is one line a person can act on."""
+
+    retryable = False
+
+
+class DatabaseUnavailable(SyncError):
+    """The database could not be reached, so not even the failure could be recorded."""
+
+    retryable = True
