@@ -1,0 +1,467 @@
+"""Syncing into the database: history rows, idempotence, availability and exact money.
+
+Every test here runs on SQLite and on PostgreSQL (see conftest.py).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, insert, select, text
+from sqlalchemy.exc import IntegrityError
+
+from etl.db.tables import Availability, Model, ModelVersion, Price, ProviderState, SyncRun
+from etl.money import canonical
+from etl.pipeline import SyncResult, sync_bytes
+from tests.helpers import count_rows, load_json, payload, read_bytes
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def at(days: int) -> datetime:
+    return T0 + timedelta(days=days)
+
+
+def model(model_id: str = "acme/rocket-1", **changes: Any) -> dict[str, Any]:
+    """A complete OpenRouter model object."""
+    base: dict[str, Any] = {
+        "id": model_id,
+        "canonical_slug": model_id,
+        "hugging_face_id": "",
+        "name": "Acme: Rocket 1",
+        "created": 1760000000,
+        "description": "A fast model.",
+        "context_length": 128000,
+        "architecture": {
+            "modality": "text->text",
+            "input_modalities": ["text"],
+            "output_modalities": ["text"],
+            "tokenizer": "Other",
+            "instruct_type": None,
+        },
+        "pricing": {"prompt": "0.000001", "completion": "0.000002"},
+        "top_provider": {
+            "context_length": 128000,
+            "max_completion_tokens": 8192,
+            "is_moderated": False,
+        },
+        "per_request_limits": None,
+        "supported_parameters": ["max_tokens", "temperature"],
+    }
+    base.update(changes)
+    return base
+
+
+def sync(engine: Engine, models: list[dict[str, Any]] | bytes, day: int) -> SyncResult:
+    raw = models if isinstance(models, bytes) else payload(models)
+    result = sync_bytes(engine, raw, source="test", observed_at=at(day))
+    return result
+
+
+def data_rows(engine: Engine) -> dict[str, int]:
+    """Rows per history table: runs and the raw payload archive left out."""
+    counts = count_rows(engine)
+    del counts["sync_runs"], counts["payloads"]
+    return counts
+
+
+class TestFirstSync:
+    def test_real_catalog_lands_in_every_table(self, engine: Engine) -> None:
+        """A real 337-model catalog creates one model, version and availability row per model."""
+        result = sync(engine, read_bytes("openrouter/2025-11-19_teatreechat.json.gz"), 0)
+        assert result.ok, result.error
+        assert (result.models_seen, result.added, result.versions_written) == (337, 337, 337)
+        assert (result.removed, result.returned, result.price_changes) == (0, 0, 0)
+        counts = count_rows(engine)
+        assert counts["models"] == counts["model_versions"] == counts["model_availability"] == 337
+        assert counts["payloads"] == 1
+        assert counts["prices"] > 337  # most models price prompt and completion
+
+    def test_run_row_records_the_outcome(self, engine: Engine) -> None:
+        """The run row holds status, observation time, counts and the payload's sha256."""
+        result = sync(engine, [model()], 0)
+        with engine.connect() as connection:
+            run = connection.execute(select(SyncRun).where(SyncRun.id == result.run_id)).one()
+        assert run.status == "succeeded"
+        assert run.observed_at == at(0)
+        assert run.finished_at is not None
+        assert (run.models_seen, run.added, run.versions_written) == (1, 1, 1)
+        assert run.payload_sha256 is not None and len(run.payload_sha256) == 64
+        assert run.shape == "openrouter"
+
+
+class TestIdempotence:
+    def test_same_payload_twice_writes_only_a_run(self, engine: Engine) -> None:
+        """Syncing the same payload again writes no version, price or availability row."""
+        raw = read_bytes("openrouter/2025-11-19_teatreechat.json.gz")
+        sync(engine, raw, 0)
+        before = data_rows(engine)
+        result = sync(engine, raw, 1)
+        assert result.ok
+        assert (result.versions_written, result.price_changes, result.added) == (0, 0, 0)
+        assert data_rows(engine) == before
+        assert count_rows(engine)["sync_runs"] == 2
+        assert count_rows(engine)["payloads"] == 1  # archived once per sha256
+
+    def test_representation_changes_change_nothing(self, engine: Engine) -> None:
+        """Key order, list order, trailing zeros and dropped zero components are not changes."""
+        original = model(pricing={"prompt": "0.0000010", "completion": "0.000002", "request": "0"})
+        sync(engine, [original, model("acme/rocket-2")], 0)
+        before = data_rows(engine)
+        shuffled = {key: original[key] for key in reversed(list(original))}
+        shuffled["supported_parameters"] = ["temperature", "max_tokens"]
+        shuffled["pricing"] = {"completion": "0.0000020", "prompt": "0.000001"}
+        # A bare array in another order: the same catalog in another representation.
+        result = sync(engine, json.dumps([model("acme/rocket-2"), shuffled]).encode(), 1)
+        assert result.ok
+        assert (result.versions_written, result.price_changes) == (0, 0)
+        assert data_rows(engine) == before
+
+    def test_snake_and_camel_case_insforge_are_the_same_catalog(self, engine: Engine) -> None:
+        """InsForge v0.2.6 (snake_case) then v1.1.0 (camelCase) of one day writes no version."""
+        first = sync_bytes(
+            engine, read_bytes("insforge/2025-11-19_insforge_v0.2.6.json.gz"), observed_at=at(0)
+        )
+        assert first.ok and first.shape == "insforge-categorized"
+        before = data_rows(engine)
+        second = sync_bytes(
+            engine, read_bytes("insforge/2025-11-19_insforge_v1.1.0.json.gz"), observed_at=at(1)
+        )
+        assert second.ok, second.error
+        assert (second.versions_written, second.price_changes, second.removed) == (0, 0, 0)
+        assert data_rows(engine) == before
+
+
+class TestChanges:
+    def test_price_change_closes_one_row_and_opens_another(self, engine: Engine) -> None:
+        """A new prompt price is one price change; the model's version stays as it was."""
+        sync(engine, [model()], 0)
+        result = sync(engine, [model(pricing={"prompt": "0.0000015", "completion": "0.000002"})], 1)
+        assert (result.price_changes, result.versions_written) == (1, 0)
+        with engine.connect() as connection:
+            rows = connection.execute(
+                select(Price.amount, Price.valid_from, Price.valid_to)
+                .where(Price.component == "prompt")
+                .order_by(Price.valid_from)
+            ).all()
+        assert rows == [
+            (Decimal("0.000001"), at(0), at(1)),
+            (Decimal("0.0000015"), at(1), None),
+        ]
+
+    def test_attribute_change_writes_a_new_version(self, engine: Engine) -> None:
+        """A new context length closes version 1 and opens version 2 at the observation time."""
+        sync(engine, [model()], 0)
+        result = sync(engine, [model(context_length=256000)], 1)
+        assert result.versions_written == 1
+        with engine.connect() as connection:
+            rows = connection.execute(
+                select(
+                    ModelVersion.version,
+                    ModelVersion.context_length,
+                    ModelVersion.valid_from,
+                    ModelVersion.valid_to,
+                ).order_by(ModelVersion.version)
+            ).all()
+        assert rows == [(1, 128000, at(0), at(1)), (2, 256000, at(1), None)]
+
+    def test_text_is_stored_exactly_as_sent(self, engine: Engine) -> None:
+        """Names keep trailing and double spaces; descriptions keep their newlines."""
+        sync(engine, [model(name="Acme:  Rocket ", description="line 1\n\nline 2 ")], 0)
+        with engine.connect() as connection:
+            row = connection.execute(select(ModelVersion.name, ModelVersion.description)).one()
+        assert tuple(row) == ("Acme:  Rocket ", "line 1\n\nline 2 ")
+
+    def test_unknown_fields_are_kept_and_versioned(self, engine: Engine) -> None:
+        """A field catalog-etl has no column for is kept in `extra`; its change is a version."""
+        sync(engine, [model(knowledge_cutoff="2025-01")], 0)
+        result = sync(engine, [model(knowledge_cutoff="2025-06")], 1)
+        assert result.versions_written == 1
+        with engine.connect() as connection:
+            extras = (
+                connection.execute(select(ModelVersion.extra).order_by(ModelVersion.version))
+                .scalars()
+                .all()
+            )
+        assert [e["knowledge_cutoff"] for e in extras] == ["2025-01", "2025-06"]
+        assert extras[0]["per_request_limits"] is None
+
+
+class TestAvailability:
+    def test_missing_model_is_closed_and_returns_in_a_new_interval(self, engine: Engine) -> None:
+        """Absent from a complete catalog closes availability; coming back opens a new one."""
+        sync(engine, [model("a/one"), model("a/two"), model("a/three"), model("a/four")], 0)
+        gone = sync(engine, [model("a/one"), model("a/two"), model("a/three")], 1)
+        assert gone.removed == 1
+        back = sync(engine, [model("a/one"), model("a/two"), model("a/three"), model("a/four")], 2)
+        assert (back.returned, back.added, back.versions_written) == (1, 0, 0)
+        with engine.connect() as connection:
+            intervals = connection.execute(
+                select(Availability.valid_from, Availability.valid_to, Availability.last_seen_at)
+                .join(Model)
+                .where(Model.model == "a/four")
+                .order_by(Availability.valid_from)
+            ).all()
+            available = connection.execute(
+                select(Model.available, Model.last_seen_at).where(Model.model == "a/four")
+            ).one()
+        assert intervals == [(at(0), at(1), at(0)), (at(2), None, None)]
+        assert tuple(available) == (True, at(2))
+
+    def test_unconfigured_provider_changes_no_availability(self, engine: Engine) -> None:
+        """`configured: false` with empty lists says nothing about which models exist."""
+        first = sync_bytes(
+            engine, read_bytes("insforge/2025-11-19_insforge_v0.2.6.json.gz"), observed_at=at(0)
+        )
+        assert first.ok
+        before = data_rows(engine)
+        result = sync_bytes(
+            engine,
+            read_bytes("insforge/2025-11-19_insforge_unconfigured.json.gz"),
+            observed_at=at(1),
+        )
+        assert result.ok, result.error
+        assert result.removed == 0
+        after = data_rows(engine)
+        assert after.pop("provider_states") == before.pop("provider_states") + 1
+        assert after == before
+        with engine.connect() as connection:
+            states = connection.execute(
+                select(
+                    ProviderState.configured, ProviderState.valid_from, ProviderState.valid_to
+                ).order_by(ProviderState.valid_from)
+            ).all()
+            available = connection.execute(select(Model.id).where(Model.available)).all()
+        assert states == [(True, at(0), at(1)), (False, at(1), None)]
+        assert len(available) == 337
+
+
+class TestBadRecords:
+    def test_invalid_record_is_skipped_and_keeps_its_state(self, engine: Engine) -> None:
+        """A model whose price is not a number is skipped with a warning, its old price kept."""
+        sync(engine, [model("a/one"), model("a/two")], 0)
+        broken = model("a/two", pricing={"prompt": "abc", "completion": "0.000009"})
+        result = sync(engine, [model("a/one", name="renamed"), broken], 1)
+        assert result.ok
+        assert result.versions_written == 1 and result.removed == 0
+        assert len(result.warnings) == 1
+        assert "a/two" in result.warnings[0] and "pricing.prompt" in result.warnings[0]
+        with engine.connect() as connection:
+            prices = (
+                connection.execute(
+                    select(Price.amount)
+                    .join(Model)
+                    .where(Model.model == "a/two", Price.valid_to.is_(None))
+                    .order_by(Price.component)
+                )
+                .scalars()
+                .all()
+            )
+            available = connection.execute(
+                select(Model.available).where(Model.model == "a/two")
+            ).scalar_one()
+        assert prices == [Decimal("0.000002"), Decimal("0.000001")]  # completion, prompt
+        assert available is True
+
+    @pytest.mark.parametrize(
+        ("raw", "message"),
+        [
+            (b"", "payload is empty"),
+            (b"<html>oops</html>", "not valid JSON"),
+            (b'{"data": [', "not valid JSON"),
+            (b'\xff\xfe{"data": []}', "not valid UTF-8"),
+            (b'{"models": 1}', "unrecognised catalog shape"),
+            (b'{"data": [], "links": {"next": "https://x/p2"}}', "one page of a paginated list"),
+        ],
+    )
+    def test_bad_payload_fails_the_run_and_writes_no_data(
+        self, engine: Engine, raw: bytes, message: str
+    ) -> None:
+        """A payload unusable as a whole fails with a one-line error and changes nothing."""
+        sync(engine, [model()], 0)
+        before = data_rows(engine)
+        result = sync(engine, raw, 1)
+        assert result.status == "failed"
+        assert result.error is not None and message in result.error
+        assert "\n" not in result.error
+        assert data_rows(engine) == before
+        with engine.connect() as connection:
+            run = connection.execute(select(SyncRun).where(SyncRun.id == result.run_id)).one()
+        assert (run.status, run.error) == ("failed", result.error)
+        assert run.versions_written == 0
+
+    def test_unstorable_text_is_repaired_with_a_warning(self, engine: Engine) -> None:
+        """Lone surrogates in a real capture are replaced and counted, not a crash (PostgreSQL)."""
+        result = sync(engine, read_bytes("openrouter/2025-06-19_teatreechat.json.gz"), 0)
+        assert result.ok, result.error
+        assert any("repaired" in warning for warning in result.warnings)
+        assert result.added == 323
+
+
+class TestMoney:
+    def test_prices_round_trip_exactly(self, engine: Engine) -> None:
+        """Float-noise prices with 23 decimals come back as the exact decimal that was sent."""
+        noisy = "0.00000008333333333333334"
+        sync(engine, [model(pricing={"prompt": noisy, "completion": "0.0000030"})], 0)
+        with engine.connect() as connection:
+            amounts = dict(connection.execute(select(Price.component, Price.amount)).all())
+        assert amounts == {"prompt": Decimal(noisy), "completion": Decimal("0.000003")}
+        assert canonical(amounts["prompt"]) == noisy
+
+    def test_unpriced_free_and_dynamic_are_distinct(self, engine: Engine) -> None:
+        """No pricing block: unpriced; all zeros: free; "-1": dynamic with no amount."""
+        unpriced = model("a/unpriced")
+        del unpriced["pricing"]
+        free = model("a/free", pricing={"prompt": "0", "completion": "0"})
+        router = model("a/router", pricing={"prompt": "-1", "completion": "-1"})
+        sync(engine, [unpriced, free, router], 0)
+        with engine.connect() as connection:
+            priced = dict(
+                connection.execute(select(Model.model, ModelVersion.priced).join(Model)).all()
+            )
+            prices = connection.execute(
+                select(Model.model, Price.component, Price.amount, Price.dynamic).join(Model)
+            ).all()
+        assert priced == {"a/unpriced": False, "a/free": True, "a/router": True}
+        assert sorted(tuple(p) for p in prices) == [
+            ("a/router", "completion", None, True),
+            ("a/router", "prompt", None, True),
+        ]
+
+    def test_flat_insforge_updates_prices_and_keeps_what_it_does_not_report(
+        self, engine: Engine
+    ) -> None:
+        """InsForge's flat list after the categorized one: names stay, prompt/completion update."""
+        sync_bytes(
+            engine, read_bytes("insforge/2025-11-19_insforge_v0.2.6.json.gz"), observed_at=at(0)
+        )
+        result = sync_bytes(
+            engine, read_bytes("insforge/2026-05-01_insforge_current.json.gz"), observed_at=at(1)
+        )
+        assert result.ok and result.shape == "insforge-flat"
+        flat = {m["id"]: m for m in load_json("insforge/2026-05-01_insforge_current.json.gz")}
+        with engine.connect() as connection:
+            rows = connection.execute(
+                select(Model.model, ModelVersion.name, Price.component, Price.amount)
+                .join(ModelVersion, ModelVersion.model_id == Model.id)
+                .join(Price, Price.model_id == Model.id)
+                .where(
+                    ModelVersion.valid_to.is_(None),
+                    Price.valid_to.is_(None),
+                    Price.component.in_(["prompt", "completion"]),
+                    Model.available,
+                )
+            ).all()
+        known = {
+            m["id"]
+            for m in load_json("insforge/2025-11-19_insforge_v0.2.6.json.gz")["text"][0]["models"]
+        }
+        assert rows
+        for model_id, name, component, amount in rows:
+            assert (name is not None) == (model_id in known), model_id
+            per_million = flat[model_id]["inputPrice" if component == "prompt" else "outputPrice"]
+            assert amount == Decimal(str(per_million)).scaleb(-6)
+
+
+class TestOrderingAndAtomicity:
+    def test_older_observation_is_refused(self, engine: Engine) -> None:
+        """A sync observed before the latest recorded observation fails and writes nothing."""
+        sync(engine, [model()], 5)
+        before = data_rows(engine)
+        result = sync(engine, [model(name="older")], 4)
+        assert result.status == "failed"
+        assert result.error is not None and "not after the latest" in result.error
+        assert data_rows(engine) == before
+
+    def test_same_payload_at_the_same_time_is_a_no_op(self, engine: Engine) -> None:
+        """Re-running a sync with the same file and observation time succeeds and adds nothing."""
+        sync(engine, [model()], 5)
+        before = data_rows(engine)
+        result = sync(engine, [model()], 5)
+        assert result.ok and result.versions_written == 0
+        assert data_rows(engine) == before
+
+    def test_failure_mid_apply_leaves_nothing_behind(
+        self, engine: Engine, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """An error after some rows were written rolls the whole sync back."""
+        sync(engine, [model("a/one")], 0)
+        before = data_rows(engine)
+
+        def explode(*_args: Any, **_kwargs: Any) -> None:
+            raise IntegrityError("INSERT", {}, Exception("simulated failure"))
+
+        monkeypatch.setattr("etl.load._write_links", explode)
+        result = sync(engine, [model("a/one", name="new"), model("a/two")], 1)
+        assert result.status == "failed"
+        assert result.error == "database error: simulated failure"
+        assert data_rows(engine) == before
+        assert (result.added, result.versions_written) == (0, 0)
+
+
+class TestConstraints:
+    def _insert_version(self, engine: Engine, **values: Any) -> None:
+        with engine.begin() as connection:
+            model_id, run_id = connection.execute(select(Model.id, Model.id)).first()  # type: ignore[misc]
+            run_id = connection.execute(select(SyncRun.id)).scalar()
+            connection.execute(
+                insert(ModelVersion).values(
+                    model_id=model_id,
+                    sync_run_id=run_id,
+                    content_hash="x" * 64,
+                    priced=True,
+                    extra={},
+                    **values,
+                )
+            )
+
+    def test_two_current_versions_are_impossible(self, engine: Engine) -> None:
+        """The database itself refuses a second current version of a model."""
+        sync(engine, [model()], 0)
+        with pytest.raises(IntegrityError):
+            self._insert_version(engine, version=2, valid_from=at(3))
+
+    def test_inverted_interval_is_impossible(self, engine: Engine) -> None:
+        """valid_to must come after valid_from."""
+        sync(engine, [model()], 0)
+        with pytest.raises(IntegrityError):
+            self._insert_version(engine, version=2, valid_from=at(3), valid_to=at(2))
+
+    def test_two_current_prices_for_one_component_are_impossible(self, engine: Engine) -> None:
+        """The database refuses a second current price row for a model and component."""
+        sync(engine, [model()], 0)
+        with pytest.raises(IntegrityError), engine.begin() as connection:
+            existing = connection.execute(select(Price).where(Price.component == "prompt")).one()
+            connection.execute(
+                insert(Price).values(
+                    model_id=existing.model_id,
+                    component="prompt",
+                    amount=Decimal("1"),
+                    dynamic=False,
+                    valid_from=at(3),
+                    sync_run_id=existing.sync_run_id,
+                )
+            )
+
+    def test_sqlite_stores_amounts_as_exact_text(self, engine: Engine) -> None:
+        """On SQLite the amount column holds decimal text, never a float."""
+        sync(engine, [model(pricing={"prompt": "0.00000008333333333333334"})], 0)
+        with engine.connect() as connection:
+            stored = connection.execute(text("SELECT amount FROM prices")).scalar_one()
+        if engine.dialect.name == "sqlite":
+            assert stored == "0.00000008333333333333334"
+        else:
+            assert stored == Decimal("0.00000008333333333333334")
+
+
+def test_model_helper_is_a_deep_copy() -> None:
+    """The test fixture builder returns independent objects (guards the tests themselves)."""
+    first = model()
+    second = copy.deepcopy(first)
+    second["architecture"]["input_modalities"].append("image")
+    assert model()["architecture"]["input_modalities"] == ["text"]
