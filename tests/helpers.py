@@ -19,9 +19,7 @@ DATA = TESTS / "data"
 CASES = TESTS / "cases"
 
 DATA_TABLES = [
-    table
-    for table in Base.metadata.sorted_tables
-    if table.name not in ("sync_runs", "payloads")
+    table for table in Base.metadata.sorted_tables if table.name not in ("sync_runs", "payloads")
 ]
 
 
@@ -79,3 +77,33 @@ def dump_history(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
             rows = connection.execute(select(*columns)).all()
             out[table.name] = sorted((tuple(row) for row in rows), key=repr)
         return out
+
+
+def make_model(model_id: str = "acme/rocket-1", **changes: Any) -> dict[str, Any]:
+    """A complete OpenRouter model object; keyword arguments replace its fields."""
+    base: dict[str, Any] = {
+        "id": model_id,
+        "canonical_slug": model_id,
+        "hugging_face_id": "",
+        "name": "Acme: Rocket 1",
+        "created": 1760000000,
+        "description": "A fast model.",
+        "context_length": 128000,
+        "architecture": {
+            "modality": "text->text",
+            "input_modalities": ["text"],
+            "output_modalities": ["text"],
+            "tokenizer": "Other",
+            "instruct_type": None,
+        },
+        "pricing": {"prompt": "0.000001", "completion": "0.000002"},
+        "top_provider": {
+            "context_length": 128000,
+            "max_completion_tokens": 8192,
+            "is_moderated": False,
+        },
+        "per_request_limits": None,
+        "supported_parameters": ["max_tokens", "temperature"],
+    }
+    base.update(changes)
+    return base

@@ -5,7 +5,6 @@ Every test here runs on SQLite and on PostgreSQL (see conftest.py).
 
 from __future__ import annotations
 
-import copy
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -19,42 +18,13 @@ from etl.db.tables import Availability, Model, ModelVersion, Price, ProviderStat
 from etl.money import canonical
 from etl.pipeline import SyncResult, sync_bytes
 from tests.helpers import count_rows, load_json, payload, read_bytes
+from tests.helpers import make_model as model
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 def at(days: int) -> datetime:
     return T0 + timedelta(days=days)
-
-
-def model(model_id: str = "acme/rocket-1", **changes: Any) -> dict[str, Any]:
-    """A complete OpenRouter model object."""
-    base: dict[str, Any] = {
-        "id": model_id,
-        "canonical_slug": model_id,
-        "hugging_face_id": "",
-        "name": "Acme: Rocket 1",
-        "created": 1760000000,
-        "description": "A fast model.",
-        "context_length": 128000,
-        "architecture": {
-            "modality": "text->text",
-            "input_modalities": ["text"],
-            "output_modalities": ["text"],
-            "tokenizer": "Other",
-            "instruct_type": None,
-        },
-        "pricing": {"prompt": "0.000001", "completion": "0.000002"},
-        "top_provider": {
-            "context_length": 128000,
-            "max_completion_tokens": 8192,
-            "is_moderated": False,
-        },
-        "per_request_limits": None,
-        "supported_parameters": ["max_tokens", "temperature"],
-    }
-    base.update(changes)
-    return base
 
 
 def sync(engine: Engine, models: list[dict[str, Any]] | bytes, day: int) -> SyncResult:
@@ -457,11 +427,3 @@ class TestConstraints:
             assert stored == "0.00000008333333333333334"
         else:
             assert stored == Decimal("0.00000008333333333333334")
-
-
-def test_model_helper_is_a_deep_copy() -> None:
-    """The test fixture builder returns independent objects (guards the tests themselves)."""
-    first = model()
-    second = copy.deepcopy(first)
-    second["architecture"]["input_modalities"].append("image")
-    assert model()["architecture"]["input_modalities"] == ["text"]
