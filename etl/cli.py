@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -22,9 +23,10 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_FAILED = 1
+EXIT_HELD = 3
 
 
-class TimeParam(click.ParamType):
+class TimeParam(click.ParamType):  # type: ignore[type-arg]  # generic only in stubs
     """ISO 8601 date or time (UTC unless a zone is given), ``now``, or an age like ``7d``."""
 
     name = "time"
@@ -67,6 +69,7 @@ def handle_errors(command: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from sqlalchemy.exc import SQLAlchemyError
 
+        from etl.config import SettingsError
         from etl.db.engine import DatabaseURLError
         from etl.errors import SyncError
         from etl.migrate import DatabaseMissing, DatabaseUnreachable, SchemaOutOfDate
@@ -82,6 +85,7 @@ def handle_errors(command: F) -> F:
             DatabaseUnreachable,
             DatabaseURLError,
             SchemaOutOfDate,
+            SettingsError,
             SyncError,
         ) as error:
             _fail(str(error))
@@ -108,10 +112,16 @@ def format_option(command: F) -> F:
     )(command)
 
 
-def _open(database_url: str | None, *, create: bool = False) -> Engine:
+@contextmanager
+def _database(database_url: str | None, *, create: bool = False) -> Iterator[Engine]:
+    """An engine on a current schema, disposed (connections closed) when the command ends."""
     from etl.migrate import open_database
 
-    return open_database(_settings(database_url=database_url).database_url, create=create)
+    engine = open_database(_settings(database_url=database_url).database_url, create=create)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -128,6 +138,7 @@ def cli() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Catalog saved in a file (.json or .json.gz).",
 )
+@click.option("--url", help="Catalog URL [env CATALOG_ETL_SOURCE_URL].")
 @click.option(
     "--observed-at",
     type=TIME,
@@ -138,37 +149,91 @@ def cli() -> None:
     default=None,
     help="Provider name for OpenRouter-shaped catalogs, which name none [default: openrouter].",
 )
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds for the whole fetch, retries included [env CATALOG_ETL_TIMEOUT; default 110].",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    help="Extra attempts after timeouts, 429 and 5xx [env CATALOG_ETL_RETRIES; default 4].",
+)
+@click.option(
+    "--allow-mass-removal",
+    is_flag=True,
+    help="Apply even if more than CATALOG_ETL_MAX_REMOVED_SHARE (25%) of a provider's models"
+    " would be removed.",
+)
+@click.option(
+    "--allow-insecure-http",
+    is_flag=True,
+    default=None,
+    help="Allow plain http:// to hosts other than loopback.",
+)
 @database_option
 @format_option
 @handle_errors
 def sync(
     file: Path | None,
+    url: str | None,
     observed_at: datetime | None,
     provider: str | None,
+    timeout: float | None,
+    retries: int | None,
+    allow_mass_removal: bool,
+    allow_insecure_http: bool | None,
     database_url: str | None,
     output_format: str,
 ) -> None:
-    """Sync one catalog into the database and print what changed.
+    """Sync one catalog, from a file or a URL, and print what changed.
 
-    Exit code 0 when applied (or nothing changed), 1 when the sync failed.
+    Exit code 0 when applied (or nothing changed), 1 when the sync failed, 3 when it was
+    held because it would remove too many models.
 
     \b
-    Example:
+    Examples:
         catalog-etl sync --file models.json --observed-at 2026-03-02T01:03:22Z
+        catalog-etl sync --url https://openrouter.ai/api/v1/models
     """
     from etl import render
-    from etl.pipeline import sync_file
+    from etl.fetch import FetchSettings
+    from etl.pipeline import sync_file, sync_url
     from etl.shapes import DEFAULT_PROVIDER
 
-    if file is None:
-        raise click.UsageError("give --file PATH")
-    engine = _open(database_url, create=True)
-    result = sync_file(engine, file, observed_at=observed_at, provider=provider or DEFAULT_PROVIDER)
+    settings = _settings(
+        database_url=database_url,
+        timeout=timeout,
+        retries=retries,
+        allow_insecure_http=allow_insecure_http,
+    )
+    url = url or (settings.source_url if file is None else None)
+    if (file is None) == (url is None):
+        raise click.UsageError("give either --file PATH or --url URL (or CATALOG_ETL_SOURCE_URL)")
+    options: dict[str, Any] = {
+        "observed_at": observed_at,
+        "provider": provider or DEFAULT_PROVIDER,
+        "max_removed_share": None if allow_mass_removal else settings.max_removed_share,
+    }
+    with _database(settings.database_url, create=True) as engine:
+        if file is not None:
+            result = sync_file(engine, file, **options)
+        else:
+            assert url is not None
+            fetch_settings = FetchSettings(
+                total_timeout=settings.timeout,
+                retries=settings.retries,
+                allow_insecure_http=settings.allow_insecure_http,
+            )
+            token = settings.token()
+            result = sync_url(engine, url, token=token, fetch_settings=fetch_settings, **options)
     console = _console()
     if output_format == "json":
         render.print_json(console, result.to_json())
     else:
         render.sync_result(console, result.to_json())
+    if result.status == "held":
+        sys.exit(EXIT_HELD)
     if not result.ok:
         sys.exit(EXIT_FAILED)
 
@@ -183,7 +248,7 @@ def models(as_of: datetime, database_url: str | None, output_format: str) -> Non
     from etl import render
     from etl.queries import models_report
 
-    with _open(database_url).connect() as connection:
+    with _database(database_url) as engine, engine.connect() as connection:
         report = models_report(connection, as_of)
     (render.print_json if output_format == "json" else render.models)(_console(), report)
 
@@ -201,7 +266,7 @@ def diff(since: datetime, until: datetime, database_url: str | None, output_form
 
     if since > until:
         raise click.BadParameter("--since must not be after --until", param_hint="--since")
-    with _open(database_url).connect() as connection:
+    with _database(database_url) as engine, engine.connect() as connection:
         report = diff_report(connection, since, until)
     (render.print_json if output_format == "json" else render.diff)(_console(), report)
 
@@ -216,7 +281,7 @@ def runs(limit: int, database_url: str | None, output_format: str) -> None:
     from etl import render
     from etl.queries import runs_report
 
-    with _open(database_url).connect() as connection:
+    with _database(database_url) as engine, engine.connect() as connection:
         report = runs_report(connection, limit)
     (render.print_json if output_format == "json" else render.runs)(_console(), report)
 
@@ -232,16 +297,21 @@ def demo(database_url: str | None) -> None:
     from etl.queries import diff_report
     from etl.samples import SAMPLES
 
-    engine = _open(database_url, create=True)
     console = _console()
-    for sample in SAMPLES:
-        console.print(f"syncing {sample.path.name} as observed at {sample.observed_at:%Y-%m-%d}")
-        result = sync_file(engine, sample.path, observed_at=sample.observed_at)
-        render.sync_result(console, result.to_json())
-        if not result.ok:
-            sys.exit(EXIT_FAILED)
-    with engine.connect() as connection:
-        report = diff_report(connection, SAMPLES[0].observed_at, SAMPLES[-1].observed_at)
+    with _database(database_url, create=True) as engine:
+        for sample in SAMPLES:
+            console.print(
+                f"syncing {sample.path.name} as observed at {sample.observed_at:%Y-%m-%d}"
+            )
+            # Four months apart, 28% of the models really are gone: no mass-removal guard.
+            result = sync_file(
+                engine, sample.path, observed_at=sample.observed_at, max_removed_share=None
+            )
+            render.sync_result(console, result.to_json())
+            if not result.ok:
+                sys.exit(EXIT_FAILED)
+        with engine.connect() as connection:
+            report = diff_report(connection, SAMPLES[0].observed_at, SAMPLES[-1].observed_at)
     console.print(
         f"\nbetween the two: {len(report['added'])} models added, {len(report['removed'])}"
         f" removed, {len(report['price_changes'])} price changes, {len(report['changes'])}"
@@ -264,7 +334,11 @@ def upgrade(database_url: str | None) -> None:
     from etl.migrate import upgrade as run_upgrade
 
     url = _settings(database_url=database_url).database_url
-    state = run_upgrade(make_engine(url))
+    engine = make_engine(url)
+    try:
+        state = run_upgrade(engine)
+    finally:
+        engine.dispose()
     click.echo(f"{display_url(url)} is at revision {state.current} (latest)")
 
 
@@ -277,7 +351,11 @@ def status(database_url: str | None) -> None:
     from etl.migrate import schema_state
 
     url = _settings(database_url=database_url).database_url
-    state = schema_state(make_engine(url))
+    engine = make_engine(url)
+    try:
+        state = schema_state(engine)
+    finally:
+        engine.dispose()
     click.echo(f"{display_url(url)}: revision {state.current or 'none'}, latest {state.head}")
     if not state.up_to_date:
         sys.exit(EXIT_FAILED)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///catalog.db"
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used (an unreadable token file, say)."""
 
 
 class Settings(BaseSettings):
@@ -18,14 +24,35 @@ class Settings(BaseSettings):
     """SQLAlchemy URL. ``postgresql://`` uses psycopg 3."""
 
     source_url: str | None = None
-    """Where ``sync`` fetches the catalog when no ``--file`` or ``--url`` is given."""
+    """Where ``sync`` fetches the catalog when neither ``--file`` nor ``--url`` is given."""
 
     api_token: SecretStr | None = None
     """Sent as ``Authorization: Bearer ...``; never printed or stored."""
 
-    @property
-    def database_display(self) -> str:
-        """The database URL with its password masked, for messages."""
-        from etl.db.engine import display_url
+    api_token_file: Path | None = None
+    """A file holding the token (a container secret); used when ``api_token`` is unset."""
 
-        return display_url(self.database_url)
+    timeout: float = Field(default=110.0, gt=0)
+    """Seconds for a whole fetch, every retry and pause included."""
+
+    retries: int = Field(default=4, ge=0)
+    """Extra attempts after a failed request that may succeed later (timeouts, 429, 5xx)."""
+
+    max_removed_share: float = Field(default=0.25, ge=0, le=1)
+    """Hold a sync that would retire more than this share of a provider's models."""
+
+    allow_insecure_http: bool = False
+    """Allow plain http:// to hosts other than loopback."""
+
+    def token(self) -> str | None:
+        """The API token from ``api_token`` or ``api_token_file``."""
+        if self.api_token is not None:
+            return self.api_token.get_secret_value().strip() or None
+        if self.api_token_file is None:
+            return None
+        try:
+            return self.api_token_file.read_text("utf-8").strip() or None
+        except OSError as error:
+            raise SettingsError(
+                f"cannot read the API token file {self.api_token_file}: {error.strerror}"
+            ) from None

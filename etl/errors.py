@@ -4,6 +4,7 @@
 
     SyncError                 a sync that cannot be applied (one line, for people)
     ├── DatabaseUnavailable   not even the failure could be recorded
+    ├── SyncHeld              the catalog would retire too many models: held, not applied
     └── FetchError            (etl.fetch) the upstream did not deliver a usable catalog
 
 Each carries ``retryable``: True when trying again later may succeed (timeouts, 5xx),
@@ -23,3 +24,8 @@ class DatabaseUnavailable(SyncError):
     """The database could not be reached, so not even the failure could be recorded."""
 
     retryable = True
+
+
+class SyncHeld(SyncError):
+    """The catalog would remove too many available models: probably a broken upstream, so
+    nothing is applied until a person says so (``--allow-mass-removal``)."""

@@ -32,6 +32,7 @@ from etl.db.tables import (
     ProviderState,
     Vendor,
 )
+from etl.errors import SyncHeld
 from etl.money import DYNAMIC
 from etl.money import Price as PriceValue
 from etl.normalize import SCALAR_FIELDS, Catalog, ModelRecord, ModelState, merge
@@ -62,11 +63,19 @@ class _Changes:
 
 
 def apply_catalog(
-    connection: Connection, catalog: Catalog, *, observed_at: datetime, run_id: int
+    connection: Connection,
+    catalog: Catalog,
+    *,
+    observed_at: datetime,
+    run_id: int,
+    max_removed_share: float | None = None,
 ) -> LoadCounts:
-    """Write what ``catalog`` changes, observed at ``observed_at``, on behalf of run ``run_id``."""
+    """Write what ``catalog`` changes, observed at ``observed_at``, on behalf of run ``run_id``.
+
+    ``max_removed_share``: raise :class:`~etl.errors.SyncHeld` instead of closing the
+    availability of more than this share of a provider's available models.
+    """
     provider_ids = _ensure_providers(connection, catalog.providers, observed_at)
-    _record_provider_states(connection, catalog.providers, provider_ids, observed_at, run_id)
     known = {
         (row.provider_id, row.model): row
         for row in connection.execute(
@@ -75,6 +84,17 @@ def apply_catalog(
             ).where(Model.provider_id.in_(provider_ids.values()))
         )
     }
+    listed = {(provider_ids[r.provider], r.model) for r in catalog.records}
+    listed |= {(provider_ids[p], m) for p, m in catalog.listed_but_rejected}
+    complete = {provider_ids[name] for name, configured in catalog.providers.items() if configured}
+    gone = [
+        row.id
+        for key, row in known.items()
+        if row.available and key[0] in complete and key not in listed
+    ]
+    if max_removed_share is not None:
+        _guard_removals(known, gone, provider_ids, max_removed_share)
+    _record_provider_states(connection, catalog.providers, provider_ids, observed_at, run_id)
 
     fresh: list[tuple[ModelRecord, str]] = []
     changed: list[tuple[ModelRecord, int, str]] = []
@@ -94,14 +114,6 @@ def apply_catalog(
     _add_new_models(connection, fresh, provider_ids, observed_at, run_id, changes)
     _diff_changed_models(connection, changed, changes)
 
-    listed = {(provider_ids[r.provider], r.model) for r in catalog.records}
-    listed |= {(provider_ids[p], m) for p, m in catalog.listed_but_rejected}
-    complete = {provider_ids[name] for name, configured in catalog.providers.items() if configured}
-    gone = [
-        row.id
-        for key, row in known.items()
-        if row.available and key[0] in complete and key not in listed
-    ]
     _close_availability(connection, gone, observed_at)
     _open_availability(connection, returning, observed_at, run_id)
     _write(connection, changes, observed_at, run_id)
@@ -115,6 +127,27 @@ def apply_catalog(
         versions_written=len(changes.versions),
         price_changes=changes.price_changes,
     )
+
+
+def _guard_removals(
+    known: dict[tuple[int, str], Any],
+    gone: list[int],
+    provider_ids: dict[str, int],
+    max_share: float,
+) -> None:
+    gone_ids = set(gone)
+    for name, provider_id in provider_ids.items():
+        available = [
+            row.id for key, row in known.items() if key[0] == provider_id and row.available
+        ]
+        removed = sum(1 for model_id in available if model_id in gone_ids)
+        if available and removed / len(available) > max_share:
+            raise SyncHeld(
+                f"held: the catalog would remove {removed} of the {len(available)} available"
+                f" models of {name} ({removed / len(available):.0%}, more than the"
+                f" {max_share:.0%} allowed); if that is real, sync again with"
+                " --allow-mass-removal"
+            )
 
 
 def _ensure_providers(

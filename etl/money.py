@@ -11,7 +11,8 @@ price and ``"0.00000008333333333333334"`` survives every round trip.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 from typing import Final, Literal
 
 DYNAMIC: Final = "dynamic"
@@ -20,6 +21,7 @@ DYNAMIC: Final = "dynamic"
 Price = Decimal | Literal["dynamic"]
 """A parsed price component: an exact non-negative amount, or :data:`DYNAMIC`."""
 
+_DECIMAL_TEXT = re.compile(r"^-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
 _MAX_PRICE_TEXT = 64  # longer strings are not prices; refusing them keeps hostile input cheap
 _MINUS_ONE = Decimal(-1)
 _PER_MILLION_EXPONENT = -6
@@ -41,11 +43,10 @@ def parse_price(value: object) -> Price:
         raise PriceError(f"price must be a decimal string, got {type(value).__name__}")
     if len(value) > _MAX_PRICE_TEXT:
         raise PriceError(f"price string is {len(value)} characters long")
-    try:
-        amount = Decimal(value)
-    except InvalidOperation:
-        raise PriceError(f"price {value!r} is not a decimal number") from None
-    return _checked(amount, value)
+    # Decimal() alone would also take "1_000", " 1 " and "NaN".
+    if not _DECIMAL_TEXT.match(value):
+        raise PriceError(f"price {value!r} is not a decimal number")
+    return _checked(Decimal(value), value)
 
 
 def per_million_to_unit(value: object) -> Price:
@@ -58,7 +59,12 @@ def per_million_to_unit(value: object) -> Price:
         raise PriceError(f"price per 1M tokens must be a number, got {type(value).__name__}")
     amount = Decimal(value)
     checked = _checked(amount, str(value))
-    return checked if checked == DYNAMIC else amount.scaleb(_PER_MILLION_EXPONENT)
+    if checked == DYNAMIC:
+        return checked
+    # Shift the exponent by hand: Decimal.scaleb rounds to the context precision (28 digits).
+    sign, digits, exponent = amount.as_tuple()
+    assert isinstance(exponent, int)  # finite: checked above
+    return Decimal((sign, digits, exponent + _PER_MILLION_EXPONENT))
 
 
 def _checked(amount: Decimal, text: str) -> Price:

@@ -17,7 +17,7 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -182,15 +182,21 @@ def build_catalog(raw: RawCatalog) -> Catalog:
 def _normalize_group(
     shape: Shape, provider: str, model: str, copies: list[RawRecord]
 ) -> ModelRecord:
-    first = copies[0].document
-    if any(copy.document != first for copy in copies[1:]):
-        raise RecordRejected(f"listed {len(copies)} times with different content")
+    """One record from every copy of a model id: identical copies (after normalization) are
+    one model, found in several categories; copies that disagree are all rejected."""
     categories = sorted({c.category for c in copies if c.category is not None})
+    records = [_normalize_one(shape, provider, copy.document) for copy in copies]
+    if len({record.record_hash for record in records}) > 1:
+        raise RecordRejected(f"listed {len(copies)} times with different content")
+    if not categories:
+        return records[0]
+    return replace(records[0], fields={**records[0].fields, "categories": tuple(categories)})
+
+
+def _normalize_one(shape: Shape, provider: str, document: Any) -> ModelRecord:
     if shape == "insforge-flat":
-        return normalize_flat(_validate(FlatModelIn, first), provider)
-    return normalize_model(
-        _validate(ModelIn, first), provider, categories=categories if categories else None
-    )
+        return normalize_flat(_validate(FlatModelIn, document), provider)
+    return normalize_model(_validate(ModelIn, document), provider)
 
 
 def _validate(schema: type[ModelIn] | type[FlatModelIn], document: Any) -> Any:

@@ -2,8 +2,9 @@
 
 Every attempt is a row in ``sync_runs``, written before any work starts. The data and the
 run's final status are then written in one transaction, so a sync applies completely or
-not at all; when it fails, the transaction is rolled back and the run is marked
-``failed`` with a one-line reason. A process killed half-way leaves its run ``running``.
+not at all. When it cannot be applied the transaction is rolled back and the run is marked
+``failed`` (or ``held``, by the mass-removal guard) with a one-line reason. A process killed
+half-way leaves its run ``running``.
 """
 
 from __future__ import annotations
@@ -15,30 +16,45 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from etl.archive import archive_payload
 from etl.db.engine import describe_error, write_transaction
 from etl.db.tables import SyncRun
-from etl.errors import DatabaseUnavailable, SyncError
+from etl.errors import DatabaseUnavailable, SyncError, SyncHeld
 from etl.load import LoadCounts, apply_catalog
-from etl.normalize import build_catalog
+from etl.normalize import Catalog, build_catalog
 from etl.payload import PayloadError, read_payload
 from etl.shapes import DEFAULT_PROVIDER, detect
 from etl.times import iso, utcnow
 
 GZIP_MAGIC = b"\x1f\x8b"
+DEFAULT_MAX_REMOVED_SHARE = 0.25
+"""A sync that would retire more than this share of a provider's models is held."""
+
+
+@dataclass(frozen=True)
+class Obtained:
+    """A payload and how it was obtained."""
+
+    raw: bytes
+    http_status: int | None = None
+    attempts: int | None = None
 
 
 @dataclass
 class SyncResult:
     run_id: int
     status: str
-    """``succeeded`` or ``failed``."""
+    """``succeeded``, ``failed`` or ``held``."""
     observed_at: datetime | None
     source: str | None
     shape: str | None = None
+    http_status: int | None = None
+    attempts: int | None = None
+    bytes: int | None = None
+    payload_sha256: str | None = None
     models_seen: int = 0
     added: int = 0
     removed: int = 0
@@ -47,6 +63,8 @@ class SyncResult:
     price_changes: int = 0
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
+    retryable: bool = False
+    """For a failed run: whether trying again later may succeed (timeouts, 5xx)."""
 
     @property
     def ok(self) -> bool:
@@ -64,23 +82,67 @@ def sync_file(
     *,
     observed_at: datetime | None = None,
     provider: str = DEFAULT_PROVIDER,
+    max_removed_share: float | None = DEFAULT_MAX_REMOVED_SHARE,
 ) -> SyncResult:
     """Sync a catalog saved in a file (``.json``, or gzip-compressed)."""
     file = Path(path)
 
-    def read() -> bytes:
+    def read() -> Obtained:
         try:
             raw = file.read_bytes()
         except OSError as error:
             raise SyncError(f"cannot read {file}: {error.strerror or error}") from None
         if raw.startswith(GZIP_MAGIC):
             try:
-                return gzip.decompress(raw)
+                raw = gzip.decompress(raw)
             except (OSError, EOFError) as error:
                 raise SyncError(f"{file} is not a readable gzip file: {error}") from None
-        return raw
+        return Obtained(raw)
 
-    return run_sync(engine, read, source=str(file), observed_at=observed_at, provider=provider)
+    return run_sync(
+        engine,
+        read,
+        source=str(file),
+        observed_at=observed_at,
+        provider=provider,
+        max_removed_share=max_removed_share,
+    )
+
+
+def sync_url(
+    engine: Engine,
+    url: str,
+    *,
+    token: str | None = None,
+    fetch_settings: Any = None,
+    observed_at: datetime | None = None,
+    provider: str = DEFAULT_PROVIDER,
+    max_removed_share: float | None = DEFAULT_MAX_REMOVED_SHARE,
+    **fetch_options: Any,
+) -> SyncResult:
+    """Fetch a catalog over HTTP (see :func:`etl.fetch.fetch_catalog`) and sync it.
+
+    ``fetch_options`` (a client, sleep or clock) go to the fetch unchanged, for tests.
+    """
+    from etl.fetch import FetchSettings, fetch_catalog, safe_url
+
+    def fetch() -> Obtained:
+        fetched = fetch_catalog(
+            url, token=token, settings=fetch_settings or FetchSettings(), **fetch_options
+        )
+        return Obtained(fetched.raw, fetched.http_status, fetched.attempts)
+
+    shown = safe_url(url)
+    if token:
+        shown = shown.replace(token, "***")
+    return run_sync(
+        engine,
+        fetch,
+        source=shown,
+        observed_at=observed_at,
+        provider=provider,
+        max_removed_share=max_removed_share,
+    )
 
 
 def sync_bytes(
@@ -90,20 +152,33 @@ def sync_bytes(
     source: str | None = None,
     observed_at: datetime | None = None,
     provider: str = DEFAULT_PROVIDER,
+    max_removed_share: float | None = DEFAULT_MAX_REMOVED_SHARE,
 ) -> SyncResult:
     """Sync a catalog payload already in memory."""
-    return run_sync(engine, lambda: raw, source=source, observed_at=observed_at, provider=provider)
+    return run_sync(
+        engine,
+        lambda: Obtained(raw),
+        source=source,
+        observed_at=observed_at,
+        provider=provider,
+        max_removed_share=max_removed_share,
+    )
 
 
 def run_sync(
     engine: Engine,
-    obtain: Callable[[], bytes],
+    obtain: Callable[[], Obtained],
     *,
     source: str | None,
     observed_at: datetime | None = None,
     provider: str = DEFAULT_PROVIDER,
+    max_removed_share: float | None = DEFAULT_MAX_REMOVED_SHARE,
 ) -> SyncResult:
-    """Record a run, obtain the payload, and apply it in one transaction."""
+    """Record a run, obtain the payload, and apply it in one transaction.
+
+    ``max_removed_share``: hold the sync (status ``held``, nothing applied) when it would
+    retire more than this share of a provider's available models; None applies anyway.
+    """
     observed_at = observed_at or utcnow()
     result = SyncResult(
         run_id=_start_run(engine, source, provider, observed_at),
@@ -111,10 +186,12 @@ def run_sync(
         observed_at=observed_at,
         source=source,
     )
-    raw: bytes | None = None
     try:
-        raw = obtain()
-        payload = read_payload(raw)
+        obtained = obtain()
+        result.http_status, result.attempts = obtained.http_status, obtained.attempts
+        result.bytes = len(obtained.raw)
+        payload = read_payload(obtained.raw)
+        result.payload_sha256 = payload.sha256
         catalog = build_catalog(detect(payload.document, default_provider=provider))
         result.shape = catalog.shape
         result.warnings = catalog.warnings
@@ -124,45 +201,60 @@ def run_sync(
                 " surrogates (replaced by U+FFFD)"
             )
         with write_transaction(engine) as connection:
-            counts = _apply(connection, payload.raw, payload.sha256, catalog, result)
+            counts = _apply(connection, payload.raw, catalog, result, max_removed_share)
             result.status = "succeeded"
             for name, value in asdict(counts).items():
                 setattr(result, name, value)
-            _finish_run(connection, result, raw)
+            _finish_run(connection, result)
+    except SyncHeld as error:
+        result.status, result.error = "held", str(error)
     except (SyncError, PayloadError) as error:
-        result.error = str(error)
+        result.error, result.retryable = str(error), getattr(error, "retryable", False)
+        result.http_status = getattr(error, "http_status", result.http_status)
+        result.attempts = getattr(error, "attempts", result.attempts)
     except SQLAlchemyError as error:
-        result.error = f"database error: {describe_error(error)}"
+        result.error, result.retryable = f"database error: {describe_error(error)}", True
     except Exception as error:
         # A bug, not bad input: record it so the run does not look like it is still going.
         result.error = f"internal error: {type(error).__name__}: {error}"
-        _record_failure(engine, result, raw)
+        _record_failure(engine, result)
         raise
     if not result.ok:
-        _record_failure(engine, result, raw)
+        _record_failure(engine, result)
     return result
 
 
 def _apply(
-    connection: Connection, raw: bytes, sha256: str, catalog: Any, result: SyncResult
+    connection: Connection,
+    raw: bytes,
+    catalog: Catalog,
+    result: SyncResult,
+    max_removed_share: float | None,
 ) -> LoadCounts:
-    assert result.observed_at is not None
-    latest = connection.execute(
-        select(SyncRun.observed_at, SyncRun.payload_sha256)
-        .where(SyncRun.status == "succeeded")
-        .order_by(SyncRun.observed_at.desc())
-        .limit(1)
-    ).first()
-    if latest is not None and result.observed_at <= latest.observed_at:
-        if result.observed_at == latest.observed_at and sha256 == latest.payload_sha256:
-            # The same payload at the same time: already applied, nothing to do.
-            return LoadCounts(models_seen=len(catalog.records) + len(catalog.listed_but_rejected))
+    observed_at, sha256 = result.observed_at, result.payload_sha256
+    assert observed_at is not None and sha256 is not None
+    succeeded = SyncRun.status == "succeeded"
+    if connection.execute(
+        select(SyncRun.id).where(
+            succeeded, SyncRun.observed_at == observed_at, SyncRun.payload_sha256 == sha256
+        )
+    ).first():
+        # This very observation was applied before: re-running it is a no-op.
+        return LoadCounts(models_seen=len(catalog.records) + len(catalog.listed_but_rejected))
+    latest = connection.execute(select(func.max(SyncRun.observed_at)).where(succeeded)).scalar()
+    if latest is not None and observed_at <= latest:
         raise SyncError(
-            f"observation time {iso(result.observed_at)} is not after the latest recorded"
-            f" observation {iso(latest.observed_at)}; syncs must move forward in time"
+            f"observation time {iso(observed_at)} is not after the latest recorded"
+            f" observation {iso(latest)}; syncs must move forward in time"
         )
     archive_payload(connection, raw, sha256, utcnow())
-    return apply_catalog(connection, catalog, observed_at=result.observed_at, run_id=result.run_id)
+    return apply_catalog(
+        connection,
+        catalog,
+        observed_at=observed_at,
+        run_id=result.run_id,
+        max_removed_share=max_removed_share,
+    )
 
 
 def _start_run(engine: Engine, source: str | None, provider: str, observed_at: datetime) -> int:
@@ -185,43 +277,42 @@ def _start_run(engine: Engine, source: str | None, provider: str, observed_at: d
     return run_id
 
 
-def _finish_run(connection: Connection, result: SyncResult, raw: bytes | None) -> None:
+_RUN_COLUMNS = (
+    "status",
+    "shape",
+    "http_status",
+    "attempts",
+    "bytes",
+    "payload_sha256",
+    "models_seen",
+    "added",
+    "removed",
+    "returned",
+    "versions_written",
+    "price_changes",
+    "warnings",
+    "error",
+)
+
+
+def _finish_run(connection: Connection, result: SyncResult) -> None:
+    values = {name: getattr(result, name) for name in _RUN_COLUMNS}
     connection.execute(
-        update(SyncRun)
-        .where(SyncRun.id == result.run_id)
-        .values(
-            status=result.status,
-            finished_at=utcnow(),
-            shape=result.shape,
-            bytes=None if raw is None else len(raw),
-            payload_sha256=None if raw is None else _sha256(raw),
-            models_seen=result.models_seen,
-            added=result.added,
-            removed=result.removed,
-            returned=result.returned,
-            versions_written=result.versions_written,
-            price_changes=result.price_changes,
-            warnings=result.warnings,
-            error=result.error,
-        )
+        update(SyncRun).where(SyncRun.id == result.run_id).values(finished_at=utcnow(), **values)
     )
 
 
-def _record_failure(engine: Engine, result: SyncResult, raw: bytes | None) -> None:
+def _record_failure(engine: Engine, result: SyncResult) -> None:
     # Nothing of the rolled-back transaction may show in the run row.
-    failed = SyncResult(result.run_id, "failed", result.observed_at, result.source, result.shape)
-    failed.warnings, failed.error = result.warnings, result.error
-    result.__dict__.update(failed.__dict__)
+    for name in ("models_seen", "added", "removed", "returned", "versions_written"):
+        setattr(result, name, 0)
+    result.price_changes = 0
+    if result.status == "succeeded":
+        result.status = "failed"
     try:
         with engine.begin() as connection:
-            _finish_run(connection, result, raw)
+            _finish_run(connection, result)
     except SQLAlchemyError as error:
         raise DatabaseUnavailable(
             f"{result.error}; the failure could not be recorded: {describe_error(error)}"
         ) from None
-
-
-def _sha256(raw: bytes) -> str:
-    import hashlib
-
-    return hashlib.sha256(raw).hexdigest()

@@ -56,6 +56,10 @@ class RawCatalog:
 def detect(document: Any, *, default_provider: str = DEFAULT_PROVIDER) -> RawCatalog:
     """Sort a parsed payload into one of the known shapes."""
     if isinstance(document, list):
+        if document and not any(isinstance(item, dict) for item in document):
+            raise PayloadError(
+                "unrecognised catalog shape: a JSON array without a single model object"
+            )
         if any(isinstance(item, dict) and _FLAT_MARKERS & item.keys() for item in document[:50]):
             return _flat(document)
         return _openrouter(document, default_provider)

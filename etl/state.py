@@ -36,7 +36,8 @@ def chunked(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
 def valid_at(table: Any, moment: datetime | None) -> ColumnElement[bool]:
     """Rows in force at ``moment``; the current rows when it is None."""
     if moment is None:
-        return table.valid_to.is_(None)
+        current: ColumnElement[bool] = table.valid_to.is_(None)
+        return current
     return and_(table.valid_from <= moment, or_(table.valid_to.is_(None), table.valid_to > moment))
 
 

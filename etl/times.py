@@ -25,12 +25,13 @@ def parse_time(text: str, *, now: datetime | None = None) -> datetime:
     A time without a zone is UTC; a bare date is its midnight UTC.
     """
     value = text.strip()
+    reference = as_utc(now) if now is not None else utcnow()
     if value.lower() == "now":
-        return now or utcnow()
+        return reference
     relative = _RELATIVE.match(value)
     if relative:
         amount, unit = relative.groups()
-        return (now or utcnow()) - timedelta(**{_UNITS[unit]: int(amount)})
+        return reference - timedelta(**{_UNITS[unit]: int(amount)})
     compact = _COMPACT.match(value)
     if compact:
         y, mo, d, h, mi, s, frac = compact.groups()

@@ -211,6 +211,45 @@ class TestAvailability:
         assert len(available) == 337
 
 
+class TestMassRemovalGuard:
+    def test_catalog_missing_most_models_is_held(self, engine: Engine) -> None:
+        """A catalog without 90% of the available models is held: recorded, nothing applied."""
+        models = [model(f"a/m{i}") for i in range(10)]
+        sync(engine, models, 0)
+        before = data_rows(engine)
+        result = sync(engine, models[:1], 1)
+        assert result.status == "held"
+        assert result.error is not None
+        assert "9 of the 10 available models of openrouter" in result.error
+        assert "--allow-mass-removal" in result.error
+        assert data_rows(engine) == before
+        with engine.connect() as connection:
+            run = connection.execute(select(SyncRun).where(SyncRun.id == result.run_id)).one()
+        assert (run.status, run.error, run.removed) == ("held", result.error, 0)
+
+    def test_next_normal_catalog_applies_normally(self, engine: Engine) -> None:
+        """After a held run, a complete catalog applies as if nothing happened."""
+        models = [model(f"a/m{i}") for i in range(10)]
+        sync(engine, models, 0)
+        sync(engine, models[:1], 1)
+        result = sync(engine, models[1:], 2)  # one model really gone: 10%
+        assert result.ok and result.removed == 1
+
+    def test_allowing_mass_removal_applies_it(self, engine: Engine) -> None:
+        """With the guard lifted, the removals are applied."""
+        models = [model(f"a/m{i}") for i in range(10)]
+        sync(engine, models, 0)
+        result = sync_bytes(engine, payload(models[:1]), observed_at=at(1), max_removed_share=None)
+        assert result.ok and result.removed == 9
+
+    def test_empty_catalog_of_a_configured_provider_is_held(self, engine: Engine) -> None:
+        """An empty model list from a provider that says it is configured retires nothing."""
+        sync(engine, [model("a/one")], 0)
+        empty = json.dumps({"text": [{"provider": "openrouter", "configured": True, "models": []}]})
+        result = sync(engine, empty.encode(), 1)
+        assert result.status == "held"
+
+
 class TestBadRecords:
     def test_invalid_record_is_skipped_and_keeps_its_state(self, engine: Engine) -> None:
         """A model whose price is not a number is skipped with a warning, its old price kept."""
@@ -310,8 +349,12 @@ class TestMoney:
         sync_bytes(
             engine, read_bytes("insforge/2025-11-19_insforge_v0.2.6.json.gz"), observed_at=at(0)
         )
+        # Five months later 29% of the models are gone: real, so the guard is lifted.
         result = sync_bytes(
-            engine, read_bytes("insforge/2026-05-01_insforge_current.json.gz"), observed_at=at(1)
+            engine,
+            read_bytes("insforge/2026-05-01_insforge_current.json.gz"),
+            observed_at=at(1),
+            max_removed_share=None,
         )
         assert result.ok and result.shape == "insforge-flat"
         flat = {m["id"]: m for m in load_json("insforge/2026-05-01_insforge_current.json.gz")}
