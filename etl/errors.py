@@ -5,6 +5,7 @@
     SyncError                 a sync that cannot be applied (one line, for people)
     ├── DatabaseUnavailable   not even the failure could be recorded
     ├── SyncHeld              the catalog would retire too many models: held, not applied
+    ├── SyncBusy              another sync holds the database's sync lock: skipped
     └── FetchError            (etl.fetch) the upstream did not deliver a usable catalog
 
 Each carries ``retryable``: True when trying again later may succeed (timeouts, 5xx),
@@ -29,3 +30,9 @@ class DatabaseUnavailable(SyncError):
 class SyncHeld(SyncError):
     """The catalog would remove too many available models: probably a broken upstream, so
     nothing is applied until a person says so (``--allow-mass-removal``)."""
+
+
+class SyncBusy(SyncError):
+    """Another sync (another replica, a cron job) is applying to this database right now."""
+
+    retryable = True

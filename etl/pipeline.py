@@ -20,10 +20,11 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from etl.archive import archive_payload
-from etl.db.engine import describe_error, write_transaction
+from etl.db.engine import describe_error
 from etl.db.tables import SyncRun
-from etl.errors import DatabaseUnavailable, SyncError, SyncHeld
+from etl.errors import DatabaseUnavailable, SyncBusy, SyncError, SyncHeld
 from etl.load import LoadCounts, apply_catalog
+from etl.locks import sync_transaction
 from etl.normalize import Catalog, build_catalog
 from etl.payload import PayloadError, read_payload
 from etl.shapes import DEFAULT_PROVIDER, detect
@@ -47,7 +48,7 @@ class Obtained:
 class SyncResult:
     run_id: int
     status: str
-    """``succeeded``, ``failed`` or ``held``."""
+    """``succeeded``, ``failed``, ``held`` (mass-removal guard) or ``skipped`` (locked)."""
     observed_at: datetime | None
     source: str | None
     shape: str | None = None
@@ -65,6 +66,8 @@ class SyncResult:
     error: str | None = None
     retryable: bool = False
     """For a failed run: whether trying again later may succeed (timeouts, 5xx)."""
+    providers: dict[str, bool] | None = None
+    """The providers the catalog spoke for, and whether each said it is configured."""
 
     @property
     def ok(self) -> bool:
@@ -193,14 +196,14 @@ def run_sync(
         payload = read_payload(obtained.raw)
         result.payload_sha256 = payload.sha256
         catalog = build_catalog(detect(payload.document, default_provider=provider))
-        result.shape = catalog.shape
+        result.shape, result.providers = catalog.shape, catalog.providers
         result.warnings = catalog.warnings
         if payload.repaired_strings:
             result.warnings.append(
                 f"repaired {payload.repaired_strings} strings holding NUL or lone UTF-16"
                 " surrogates (replaced by U+FFFD)"
             )
-        with write_transaction(engine) as connection:
+        with sync_transaction(engine) as connection:
             counts = _apply(connection, payload.raw, catalog, result, max_removed_share)
             result.status = "succeeded"
             for name, value in asdict(counts).items():
@@ -208,6 +211,8 @@ def run_sync(
             _finish_run(connection, result)
     except SyncHeld as error:
         result.status, result.error = "held", str(error)
+    except SyncBusy as error:
+        result.status, result.error = "skipped", str(error)
     except (SyncError, PayloadError) as error:
         result.error, result.retryable = str(error), getattr(error, "retryable", False)
         result.http_status = getattr(error, "http_status", result.http_status)
@@ -292,6 +297,7 @@ _RUN_COLUMNS = (
     "price_changes",
     "warnings",
     "error",
+    "providers",
 )
 
 

@@ -196,6 +196,10 @@ def runs_report(connection: Connection, limit: int) -> dict[str, Any]:
     runs = []
     for row in rows:
         item = dict(row)
+        finished, started = item["finished_at"], item["started_at"]
+        item["duration_seconds"] = (
+            round((finished - started).total_seconds(), 3) if finished is not None else None
+        )
         for name in ("observed_at", "started_at", "finished_at"):
             item[name] = iso(item[name]) if item[name] else None
         runs.append(item)

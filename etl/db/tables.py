@@ -38,6 +38,7 @@ NAMING_CONVENTION = {
 }
 
 RUN_STATUSES = ("running", "succeeded", "failed", "held", "skipped")
+"""``skipped``: another sync held the lock, so this one did nothing."""
 DIRECTIONS = ("input", "output")
 
 
@@ -113,6 +114,24 @@ class SyncRun(Base):
     price_changes: Mapped[int] = mapped_column(default=0)
     warnings: Mapped[list[Any]] = mapped_column(default=list)
     error: Mapped[str | None]
+    providers: Mapped[dict[str, Any] | None]
+    """The providers the applied catalog spoke for: ``{"openrouter": true}`` (configured)."""
+
+
+class Service(Base):
+    """A running ``catalog-etl serve``: its schedule and heartbeat, for ``catalog-etl status``."""
+
+    __tablename__ = "services"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hostname: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int]
+    schedule: Mapped[str]
+    """The trigger as given: ``every 1h`` or ``cron 17 * * * * (UTC)``."""
+    started_at: Mapped[datetime]
+    heartbeat_at: Mapped[datetime]
+    next_run_at: Mapped[datetime | None]
+    stopped_at: Mapped[datetime | None]
 
 
 class Provider(Base):

@@ -1,0 +1,120 @@
+"""What every command shares: time parsing, options, error handling, the database."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from sqlalchemy import Engine
+
+    from etl.config import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+EXIT_FAILED = 1
+EXIT_HELD = 3
+
+
+class TimeParam(click.ParamType):  # type: ignore[type-arg]  # generic only in stubs
+    """ISO 8601 date or time (UTC unless a zone is given), ``now``, or an age like ``7d``."""
+
+    name = "time"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from etl.times import TimeFormatError, parse_time
+
+        if isinstance(value, datetime):
+            return value
+        try:
+            return parse_time(str(value))
+        except TimeFormatError as error:
+            self.fail(str(error), param, ctx)
+
+
+TIME = TimeParam()
+
+
+def settings_from(**overrides: Any) -> Settings:
+    from etl.config import Settings
+
+    return Settings(**{key: value for key, value in overrides.items() if value is not None})
+
+
+def make_console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def fail(message: str) -> None:
+    make_console(stderr=True).print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+    sys.exit(EXIT_FAILED)
+
+
+def handle_errors(command: F) -> F:
+    """Known failures become one line on stderr and exit code 1, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from etl.config import SettingsError
+        from etl.db.engine import DatabaseURLError
+        from etl.errors import SyncError
+        from etl.migrate import DatabaseMissing, DatabaseUnreachable, SchemaOutOfDate
+
+        try:
+            return command(*args, **kwargs)
+        except SQLAlchemyError as error:
+            from etl.db.engine import describe_error
+
+            fail(f"database error: {describe_error(error)}")
+        except (
+            DatabaseMissing,
+            DatabaseUnreachable,
+            DatabaseURLError,
+            SchemaOutOfDate,
+            SettingsError,
+            SyncError,
+        ) as error:
+            fail(str(error))
+
+    return wrapper  # type: ignore[return-value]
+
+
+def database_option(command: F) -> F:
+    return click.option(
+        "--database-url",
+        metavar="URL",
+        help="SQLAlchemy database URL [env CATALOG_ETL_DATABASE_URL; default sqlite:///catalog.db]",
+    )(command)
+
+
+def format_option(command: F) -> F:
+    return click.option(
+        "--format",
+        "output_format",
+        type=click.Choice(["table", "json"]),
+        default="table",
+        show_default=True,
+        help="Output format.",
+    )(command)
+
+
+@contextmanager
+def database(database_url: str | None, *, create: bool = False) -> Iterator[Engine]:
+    """An engine on a current schema, disposed (connections closed) when the command ends."""
+    from etl.migrate import open_database
+
+    engine = open_database(settings_from(database_url=database_url).database_url, create=create)
+    try:
+        yield engine
+    finally:
+        engine.dispose()

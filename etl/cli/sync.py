@@ -1,0 +1,164 @@
+"""Commands that write: sync, demo."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from etl.cli.common import (
+    EXIT_FAILED,
+    EXIT_HELD,
+    TIME,
+    database,
+    database_option,
+    format_option,
+    handle_errors,
+    make_console,
+    settings_from,
+)
+
+
+@click.command()
+@click.option(
+    "--file",
+    "file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Catalog saved in a file (.json or .json.gz).",
+)
+@click.option("--url", help="Catalog URL [env CATALOG_ETL_SOURCE_URL].")
+@click.option(
+    "--observed-at",
+    type=TIME,
+    help="When the catalog was observed (ISO 8601); default now.",
+)
+@click.option(
+    "--provider",
+    default=None,
+    help="Provider name for OpenRouter-shaped catalogs, which name none [default: openrouter].",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds for the whole fetch, retries included [env CATALOG_ETL_TIMEOUT; default 110].",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    help="Extra attempts after timeouts, 429 and 5xx [env CATALOG_ETL_RETRIES; default 4].",
+)
+@click.option(
+    "--allow-mass-removal",
+    is_flag=True,
+    help="Apply even if more than CATALOG_ETL_MAX_REMOVED_SHARE (25%) of a provider's models"
+    " would be removed.",
+)
+@click.option(
+    "--allow-insecure-http",
+    is_flag=True,
+    default=None,
+    help="Allow plain http:// to hosts other than loopback.",
+)
+@database_option
+@format_option
+@handle_errors
+def sync(
+    file: Path | None,
+    url: str | None,
+    observed_at: datetime | None,
+    provider: str | None,
+    timeout: float | None,
+    retries: int | None,
+    allow_mass_removal: bool,
+    allow_insecure_http: bool | None,
+    database_url: str | None,
+    output_format: str,
+) -> None:
+    """Sync one catalog, from a file or a URL, and print what changed.
+
+    Exit code 0 when applied (or nothing changed, or skipped because another sync was
+    applying), 1 when the sync failed, 3 when it was held because it would remove too many
+    models.
+
+    \b
+    Examples:
+        catalog-etl sync --file models.json --observed-at 2026-03-02T01:03:22Z
+        catalog-etl sync --url https://openrouter.ai/api/v1/models
+    """
+    from etl import render
+    from etl.fetch import FetchSettings
+    from etl.pipeline import sync_file, sync_url
+    from etl.shapes import DEFAULT_PROVIDER
+
+    settings = settings_from(
+        database_url=database_url,
+        timeout=timeout,
+        retries=retries,
+        allow_insecure_http=allow_insecure_http,
+    )
+    url = url or (settings.source_url if file is None else None)
+    if (file is None) == (url is None):
+        raise click.UsageError("give either --file PATH or --url URL (or CATALOG_ETL_SOURCE_URL)")
+    options: dict[str, Any] = {
+        "observed_at": observed_at,
+        "provider": provider or DEFAULT_PROVIDER,
+        "max_removed_share": None if allow_mass_removal else settings.max_removed_share,
+    }
+    with database(settings.database_url, create=True) as engine:
+        if file is not None:
+            result = sync_file(engine, file, **options)
+        else:
+            assert url is not None
+            fetch_settings = FetchSettings(
+                total_timeout=settings.timeout,
+                retries=settings.retries,
+                allow_insecure_http=settings.allow_insecure_http,
+            )
+            token = settings.token()
+            result = sync_url(engine, url, token=token, fetch_settings=fetch_settings, **options)
+    console = make_console()
+    if output_format == "json":
+        render.print_json(console, result.to_json())
+    else:
+        render.sync_result(console, result.to_json())
+    if result.status == "held":
+        sys.exit(EXIT_HELD)
+    if result.status == "failed":
+        sys.exit(EXIT_FAILED)
+
+
+@click.command()
+@database_option
+@handle_errors
+def demo(database_url: str | None) -> None:
+    """Sync the bundled sample catalogs (two real OpenRouter captures, July and November
+    2025) into the database, then show what changed between them."""
+    from etl import render
+    from etl.pipeline import sync_file
+    from etl.queries import diff_report
+    from etl.samples import SAMPLES
+
+    console = make_console()
+    with database(database_url, create=True) as engine:
+        for sample in SAMPLES:
+            console.print(
+                f"syncing {sample.path.name} as observed at {sample.observed_at:%Y-%m-%d}"
+            )
+            # Four months apart, 28% of the models really are gone: no mass-removal guard.
+            result = sync_file(
+                engine, sample.path, observed_at=sample.observed_at, max_removed_share=None
+            )
+            render.sync_result(console, result.to_json())
+            if not result.ok:
+                sys.exit(EXIT_FAILED)
+        with engine.connect() as connection:
+            report = diff_report(connection, SAMPLES[0].observed_at, SAMPLES[-1].observed_at)
+    console.print(
+        f"\nbetween the two: {len(report['added'])} models added, {len(report['removed'])}"
+        f" removed, {len(report['price_changes'])} price changes, {len(report['changes'])}"
+        " other changes.\nNext: `catalog-etl models`, `catalog-etl diff --since 2025-08-01"
+        " --until 2025-12-01`, `catalog-etl runs`, or open the database with SQL."
+    )
