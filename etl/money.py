@@ -12,7 +12,7 @@ price and ``"0.00000008333333333333334"`` survives every round trip.
 from __future__ import annotations
 
 import re
-from decimal import Decimal
+from decimal import Context, Decimal
 from typing import Final, Literal
 
 DYNAMIC: Final = "dynamic"
@@ -25,6 +25,7 @@ _DECIMAL_TEXT = re.compile(r"^-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
 _MAX_PRICE_TEXT = 64  # longer strings are not prices; refusing them keeps hostile input cheap
 _MINUS_ONE = Decimal(-1)
 _PER_MILLION_EXPONENT = -6
+_EXACT = Context(prec=10_000)  # normalize() rounds to the context's precision: make it moot
 
 
 class PriceError(ValueError):
@@ -80,20 +81,14 @@ def _checked(amount: Decimal, text: str) -> Price:
 def canonical(amount: Decimal) -> str:
     """The one text form of an amount: no exponent, no trailing zeros, ``"0"`` for zero.
 
-    Unlike :meth:`Decimal.normalize` this never rounds, whatever the context precision.
+    Unlike a plain :meth:`Decimal.normalize` this never rounds, whatever the amount's length.
 
     >>> canonical(Decimal("0.0000030")), canonical(Decimal("1E+1")), canonical(Decimal("-0.0"))
     ('0.000003', '10', '0')
     """
-    sign, digits, exponent = amount.as_tuple()
-    if not any(digits):
+    if not amount:
         return "0"
-    assert isinstance(exponent, int)  # finite: checked by every caller
-    trimmed = list(digits)
-    while exponent < 0 and trimmed[-1] == 0:
-        trimmed.pop()
-        exponent += 1
-    return format(Decimal((sign, tuple(trimmed), exponent)), "f")
+    return format(amount.normalize(_EXACT), "f")
 
 
 def price_text(price: Price) -> str:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 
 from etl.money import Price, PriceError, canonical, parse_price, per_million_to_unit, price_text
@@ -90,22 +91,22 @@ class ModelRecord:
     """Extra keys update the previous ones instead of replacing them."""
     prices_partial: bool = False
     """Only the components listed are reported (zeros included); others keep their price."""
+    record_hash: str = field(init=False, compare=False)
+    """sha256 of everything above but the identity: equal hash, same record."""
+
+    def __post_init__(self) -> None:
+        content = [
+            self.fields,
+            self.extra,
+            self.extra_partial,
+            {k: price_text(v) for k, v in self.prices.items()},
+            self.prices_partial,
+        ]
+        object.__setattr__(self, "record_hash", canonical_hash(content))
 
     @property
     def vendor(self) -> str:
         return vendor_of(self.model, self.provider)
-
-    @property
-    def record_hash(self) -> str:
-        return canonical_hash(
-            [
-                self.fields,
-                self.extra,
-                self.extra_partial,
-                {k: price_text(v) for k, v in self.prices.items()},
-                self.prices_partial,
-            ]
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,8 +143,11 @@ def vendor_of(model: str, provider: str) -> str:
 
 def canonical_hash(value: Any) -> str:
     """sha256 of canonical JSON: key order and tuple/list spelling do not matter."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    try:
+        text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # integers beyond 64 bits, which only the standard library writes
+        text = json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(text).hexdigest()
 
 
 def plain_json(value: Any) -> Any:
@@ -186,7 +190,7 @@ def _normalize_group(
     one model, found in several categories; copies that disagree are all rejected."""
     categories = sorted({c.category for c in copies if c.category is not None})
     records = [_normalize_one(shape, provider, copy.document) for copy in copies]
-    if len({record.record_hash for record in records}) > 1:
+    if len(records) > 1 and len({record.record_hash for record in records}) > 1:
         raise RecordRejected(f"listed {len(copies)} times with different content")
     if not categories:
         return records[0]

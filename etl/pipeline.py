@@ -26,7 +26,7 @@ from etl.errors import DatabaseUnavailable, SyncBusy, SyncError, SyncHeld
 from etl.load import LoadCounts, apply_catalog
 from etl.locks import sync_transaction
 from etl.normalize import Catalog, build_catalog
-from etl.payload import PayloadError, read_payload
+from etl.payload import Payload, PayloadError, read_payload
 from etl.shapes import DEFAULT_PROVIDER, detect
 from etl.times import iso, utcnow
 
@@ -193,22 +193,16 @@ def run_sync(
         obtained = obtain()
         result.http_status, result.attempts = obtained.http_status, obtained.attempts
         result.bytes = len(obtained.raw)
-        payload = read_payload(obtained.raw)
+        payload, catalog = parse_catalog(obtained.raw, provider)
         result.payload_sha256 = payload.sha256
-        catalog = build_catalog(detect(payload.document, default_provider=provider))
         result.shape, result.providers = catalog.shape, catalog.providers
         result.warnings = catalog.warnings
-        if payload.repaired_strings:
-            result.warnings.append(
-                f"repaired {payload.repaired_strings} strings holding NUL or lone UTF-16"
-                " surrogates (replaced by U+FFFD)"
-            )
         with sync_transaction(engine) as connection:
             counts = _apply(connection, payload.raw, catalog, result, max_removed_share)
             result.status = "succeeded"
             for name, value in asdict(counts).items():
                 setattr(result, name, value)
-            _finish_run(connection, result)
+            finish_run(connection, result)
     except SyncHeld as error:
         result.status, result.error = "held", str(error)
     except SyncBusy as error:
@@ -227,6 +221,18 @@ def run_sync(
     if not result.ok:
         _record_failure(engine, result)
     return result
+
+
+def parse_catalog(raw: bytes, provider: str = DEFAULT_PROVIDER) -> tuple[Payload, Catalog]:
+    """Parse, recognise and normalize a payload; repairs are counted among the warnings."""
+    payload = read_payload(raw)
+    catalog = build_catalog(detect(payload.document, default_provider=provider))
+    if payload.repaired_strings:
+        catalog.warnings.append(
+            f"repaired {payload.repaired_strings} strings holding NUL or lone UTF-16"
+            " surrogates (replaced by U+FFFD)"
+        )
+    return payload, catalog
 
 
 def _apply(
@@ -250,7 +256,7 @@ def _apply(
     if latest is not None and observed_at <= latest:
         raise SyncError(
             f"observation time {iso(observed_at)} is not after the latest recorded"
-            f" observation {iso(latest)}; syncs must move forward in time"
+            f" observation {iso(latest)}; use `catalog-etl backfill` for older snapshots"
         )
     archive_payload(connection, raw, sha256, utcnow())
     return apply_catalog(
@@ -301,7 +307,8 @@ _RUN_COLUMNS = (
 )
 
 
-def _finish_run(connection: Connection, result: SyncResult) -> None:
+def finish_run(connection: Connection, result: SyncResult) -> None:
+    """Write a run's outcome, counts and warnings to its row."""
     values = {name: getattr(result, name) for name in _RUN_COLUMNS}
     connection.execute(
         update(SyncRun).where(SyncRun.id == result.run_id).values(finished_at=utcnow(), **values)
@@ -317,7 +324,7 @@ def _record_failure(engine: Engine, result: SyncResult) -> None:
         result.status = "failed"
     try:
         with engine.begin() as connection:
-            _finish_run(connection, result)
+            finish_run(connection, result)
     except SQLAlchemyError as error:
         raise DatabaseUnavailable(
             f"{result.error}; the failure could not be recorded: {describe_error(error)}"

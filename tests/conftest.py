@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -94,3 +94,41 @@ def engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def make_database(
+    request: pytest.FixtureRequest, database_url: str, tmp_path: Path
+) -> Iterator[Callable[[], Engine]]:
+    """More empty databases on the same backend as ``database_url``, for tests that compare
+    databases; each is dropped at the end of the test."""
+    engines: list[Engine] = []
+    schemas: list[str] = []
+
+    def make() -> Engine:
+        if database_url.startswith("sqlite"):
+            path = tmp_path / f"extra-{len(engines)}.db"
+            shutil.copy(request.getfixturevalue("sqlite_template"), path)
+            engine = make_engine(f"sqlite:///{path}")
+        else:
+            schema = f"catalog_etl_test_{uuid.uuid4().hex[:12]}"
+            admin = make_engine(POSTGRES_URL)
+            with admin.begin() as connection:
+                connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+            admin.dispose()
+            schemas.append(schema)
+            url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+            engine = make_engine(url.render_as_string(hide_password=False))
+            upgrade(engine)
+        engines.append(engine)
+        return engine
+
+    yield make
+    for engine in engines:
+        engine.dispose()
+    if schemas:
+        admin = make_engine(POSTGRES_URL)
+        with admin.begin() as connection:
+            for schema in schemas:
+                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

@@ -107,3 +107,55 @@ def make_model(model_id: str = "acme/rocket-1", **changes: Any) -> dict[str, Any
     }
     base.update(changes)
     return base
+
+
+def natural_history(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
+    """Every history row keyed by names instead of surrogate ids, sorted: two databases
+    that hold the same history give equal dumps whatever order their rows were written in.
+    Runs are reduced to the observations they applied."""
+    from sqlalchemy import text
+
+    queries = {
+        "providers": "SELECT name, first_seen_at FROM providers",
+        "provider_states": """SELECT p.name, s.configured, s.valid_from, s.valid_to
+            FROM provider_states s JOIN providers p ON p.id = s.provider_id""",
+        "vendors": "SELECT name FROM vendors",
+        "models": """SELECT p.name, m.model, v.name, m.first_seen_at, m.last_seen_at,
+                m.available, m.record_hash
+            FROM models m JOIN providers p ON p.id = m.provider_id
+            JOIN vendors v ON v.id = m.vendor_id""",
+        "model_versions": """SELECT m.model, mv.version, mv.valid_from, mv.valid_to,
+                mv.content_hash, mv.name, mv.description, mv.created, mv.context_length,
+                mv.canonical_slug, mv.hugging_face_id, mv.modality, mv.tokenizer,
+                mv.instruct_type, mv.top_provider_context_length, mv.max_completion_tokens,
+                mv.is_moderated, mv.priced, mv.pricing_discount, mv.pricing_overrides, mv.extra
+            FROM model_versions mv JOIN models m ON m.id = mv.model_id""",
+        "links": """SELECT m.model, mv.version, 'modality', l.direction, x.name
+                FROM model_version_modalities l JOIN modalities x ON x.id = l.modality_id
+                JOIN model_versions mv ON mv.id = l.model_version_id
+                JOIN models m ON m.id = mv.model_id
+            UNION ALL SELECT m.model, mv.version, 'category', '', x.name
+                FROM model_version_categories l JOIN categories x ON x.id = l.category_id
+                JOIN model_versions mv ON mv.id = l.model_version_id
+                JOIN models m ON m.id = mv.model_id
+            UNION ALL SELECT m.model, mv.version, 'parameter', '', x.name
+                FROM model_version_parameters l JOIN parameters x ON x.id = l.parameter_id
+                JOIN model_versions mv ON mv.id = l.model_version_id
+                JOIN models m ON m.id = mv.model_id""",
+        "lookups": """SELECT 'modality', name FROM modalities
+            UNION ALL SELECT 'category', name FROM categories
+            UNION ALL SELECT 'parameter', name FROM parameters""",
+        "prices": """SELECT m.model, p.component, p.amount, p.dynamic, p.valid_from, p.valid_to
+            FROM prices p JOIN models m ON m.id = p.model_id""",
+        "availability": """SELECT m.model, a.valid_from, a.valid_to, a.last_seen_at
+            FROM model_availability a JOIN models m ON m.id = a.model_id""",
+        "observations": """SELECT observed_at, payload_sha256, models_seen, added, removed,
+                returned, versions_written, price_changes
+            FROM sync_runs WHERE status = 'succeeded'""",
+        "payloads": "SELECT sha256, size_bytes FROM payloads",
+    }
+    with engine.connect() as connection:
+        return {
+            name: sorted((tuple(row) for row in connection.execute(text(query))), key=repr)
+            for name, query in queries.items()
+        }

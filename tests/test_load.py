@@ -389,6 +389,7 @@ class TestOrderingAndAtomicity:
         result = sync(engine, [model(name="older")], 4)
         assert result.status == "failed"
         assert result.error is not None and "not after the latest" in result.error
+        assert "catalog-etl backfill" in result.error
         assert data_rows(engine) == before
 
     def test_same_payload_at_the_same_time_is_a_no_op(self, engine: Engine) -> None:

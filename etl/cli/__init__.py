@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from etl import __version__
-from etl.cli import db, read, sync
+from etl.cli import backfill, db, read, sync
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,6 +23,8 @@ for command in (
     read.diff,
     read.runs,
     db.db,
+    backfill.backfill,
+    backfill.rebuild,
 ):
     cli.add_command(command)
 

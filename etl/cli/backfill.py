@@ -1,0 +1,183 @@
+"""Commands that re-derive history: backfill, rebuild."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from etl.cli.common import (
+    EXIT_FAILED,
+    database,
+    database_option,
+    format_option,
+    handle_errors,
+    make_console,
+)
+
+if TYPE_CHECKING:
+    from etl.backfill import Progress
+
+
+@contextmanager
+def _progress_bar() -> Iterator[Progress]:
+    """A rich progress bar on stderr (only when it is a terminal), one task per phase."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    console = make_console(stderr=True)
+    bar = Progress(
+        TextColumn("{task.description:<9}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        disable=not console.is_terminal,
+        transient=True,
+    )
+    tasks: dict[str, Any] = {}
+
+    def update(phase: str, done: int, total: int) -> None:
+        if phase not in tasks:
+            tasks[phase] = bar.add_task(phase, total=total)
+        bar.update(tasks[phase], completed=done, total=total)
+
+    with bar:
+        yield update
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--git",
+    "git_repo",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="A git repository that commits the catalog (git scraping).",
+)
+@click.option("--path", "git_path", help="With --git: the catalog file inside the repository.")
+@click.option(
+    "--time-from",
+    type=click.Choice(["name", "mtime"]),
+    default="name",
+    show_default=True,
+    help="Where a file's observation time comes from.",
+)
+@click.option(
+    "--time-pattern",
+    metavar="FORMAT",
+    help="strptime pattern for the whole file name, e.g. 'models-%Y%m%d.json'.",
+)
+@click.option(
+    "--provider",
+    default=None,
+    help="Provider name for OpenRouter-shaped catalogs [default: openrouter].",
+)
+@click.option("--strict", is_flag=True, help="Stop at the first unusable snapshot; apply nothing.")
+@click.option(
+    "--allow-mass-removal",
+    is_flag=True,
+    help="Apply snapshots even if they would remove more than 25% of a provider's models.",
+)
+@database_option
+@format_option
+@handle_errors
+def backfill(
+    paths: tuple[Path, ...],
+    git_repo: Path | None,
+    git_path: str | None,
+    time_from: str,
+    time_pattern: str | None,
+    provider: str | None,
+    strict: bool,
+    allow_mass_removal: bool,
+    database_url: str | None,
+    output_format: str,
+) -> None:
+    """Add archived snapshots to the history, in any order: files and directories of
+    .json / .json.gz, or every committed version of a file in a git repository.
+
+    Exit code 1 when any snapshot failed (the others are still applied, unless --strict).
+
+    \b
+    Examples:
+        catalog-etl backfill snapshots/
+        catalog-etl backfill --git ./models-repo --path models.json
+    """
+    from etl.backfill import backfill as run_backfill
+    from etl.config import Settings
+    from etl.shapes import DEFAULT_PROVIDER
+    from etl.snapshots import file_snapshots, git_snapshots
+
+    if bool(git_repo) != bool(git_path):
+        raise click.UsageError("--git and --path go together")
+    if not paths and not git_repo:
+        raise click.UsageError("give files or directories, or --git REPO --path FILE")
+    snapshots = file_snapshots(paths, time_from=time_from, time_pattern=time_pattern)  # type: ignore[arg-type]
+    if git_repo and git_path:
+        snapshots += git_snapshots(git_repo, git_path)
+    share = None if allow_mass_removal else Settings().max_removed_share
+    with database(database_url, create=True) as engine, _progress_bar() as progress:
+        report = run_backfill(
+            engine,
+            snapshots,
+            provider=provider or DEFAULT_PROVIDER,
+            strict=strict,
+            max_removed_share=share,
+            progress=progress,
+        )
+    document = report.to_json()
+    if output_format == "json":
+        make_console().file.write(json.dumps(document, indent=2) + "\n")
+    else:
+        _print_report(document)
+    if report.failed:
+        sys.exit(EXIT_FAILED)
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    console = make_console()
+    console.print(
+        f"{report['files_read']} snapshots read: {report['applied']} applied,"
+        f" {report['duplicates']} duplicates skipped, {len(report['failed'])} failed,"
+        f" {len(report['held'])} held"
+    )
+    if report["rederived"]:
+        console.print(
+            f"older snapshots were merged in: {report['observations']} observations re-derived"
+            " from the archive"
+        )
+    console.print(
+        f"net change: {report['versions_written']:+d} version rows,"
+        f" {report['price_rows_written']:+d} price rows"
+    )
+    for item in report["failed"]:
+        console.print(f"[red]failed:[/] {item['source']}: {item['error']}", highlight=False)
+    for item in report["held"]:
+        console.print(f"[yellow]held:[/] {item['source']}: {item['error']}", highlight=False)
+
+
+@click.command()
+@database_option
+@format_option
+@handle_errors
+def rebuild(database_url: str | None, output_format: str) -> None:
+    """Re-derive all history from the raw payload archive, in one transaction.
+
+    Useful after a normalization fix: nothing is lost, raw payloads are never deleted.
+    """
+    from etl.backfill import rebuild as run_rebuild
+
+    with database(database_url) as engine, _progress_bar() as progress:
+        report = run_rebuild(engine, progress=progress)
+    console = make_console()
+    if output_format == "json":
+        console.file.write(json.dumps(report.to_json(), indent=2) + "\n")
+    else:
+        console.print(
+            f"re-derived {report.observations} observations from the archive;"
+            f" net change: {report.versions_written:+d} version rows,"
+            f" {report.price_rows_written:+d} price rows"
+        )
