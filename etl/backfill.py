@@ -23,10 +23,9 @@ from etl.db.tables import Base, ModelVersion, Price, SyncRun
 from etl.errors import SyncError, SyncHeld
 from etl.load import LoadCounts, apply_catalog
 from etl.locks import sync_transaction
-from etl.normalize import Catalog
 from etl.payload import PayloadError
 from etl.pipeline import DEFAULT_MAX_REMOVED_SHARE, parse_catalog
-from etl.shapes import DEFAULT_PROVIDER
+from etl.shapes import DEFAULT_PROVIDER, RawCatalog
 from etl.snapshots import Snapshot, SnapshotError
 from etl.times import iso, utcnow
 
@@ -76,7 +75,7 @@ class _Observation:
     observed_at: datetime
     payload_sha256: str
     default_provider: str
-    catalog: Catalog | None = None
+    catalog: RawCatalog | None = None
     """Already parsed (new snapshots); read from the archive otherwise."""
     source: str | None = None
     """Set for new snapshots: they may be held by the mass-removal guard."""
@@ -238,7 +237,7 @@ def _replay(
     report: Replayed,
     progress: Progress | None,
 ) -> None:
-    parsed: dict[tuple[str, str], Catalog] = {}
+    parsed: dict[tuple[str, str], RawCatalog] = {}
     for number, observation in enumerate(observations, start=1):
         if progress:
             progress("applying", number, len(observations))
@@ -246,7 +245,7 @@ def _replay(
         guarded = observation.source is not None and max_removed_share is not None
         try:
             with connection.begin_nested():
-                counts = apply_catalog(
+                counts, catalog_done = apply_catalog(
                     connection,
                     catalog,
                     observed_at=observation.observed_at,
@@ -256,15 +255,31 @@ def _replay(
         except SyncHeld as held:
             assert isinstance(report, BackfillReport)
             report.held.append({"source": observation.source or "", "error": str(held)})
-            _close_run(connection, observation.run_id, "held", catalog, LoadCounts(), str(held))
+            _close_run(
+                connection,
+                observation.run_id,
+                "held",
+                catalog.providers,
+                catalog.warnings,
+                LoadCounts(),
+                str(held),
+            )
             continue
-        _close_run(connection, observation.run_id, "succeeded", catalog, counts, None)
+        _close_run(
+            connection,
+            observation.run_id,
+            "succeeded",
+            catalog_done.providers,
+            catalog_done.warnings,
+            counts,
+            None,
+        )
         report.observations += 1
 
 
 def _archived(
-    connection: Connection, observation: _Observation, parsed: dict[tuple[str, str], Catalog]
-) -> Catalog:
+    connection: Connection, observation: _Observation, parsed: dict[tuple[str, str], RawCatalog]
+) -> RawCatalog:
     # Identical payloads (a catalog that did not change between two observations) are
     # parsed once.
     key = (observation.payload_sha256, observation.default_provider)
@@ -279,7 +294,8 @@ def _close_run(
     connection: Connection,
     run_id: int,
     status: str,
-    catalog: Catalog,
+    providers: dict[str, bool],
+    warnings: list[str],
     counts: LoadCounts,
     error: str | None,
 ) -> None:
@@ -287,8 +303,8 @@ def _close_run(
     connection.execute(
         run.values(
             status=status,
-            providers=catalog.providers,
-            warnings=catalog.warnings,
+            providers=providers,
+            warnings=warnings,
             error=error,
             **asdict(counts),
         )

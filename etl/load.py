@@ -9,6 +9,7 @@ makes the whole sync apply completely or not at all.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,7 +36,8 @@ from etl.db.tables import (
 from etl.errors import SyncHeld
 from etl.money import DYNAMIC
 from etl.money import Price as PriceValue
-from etl.normalize import SCALAR_FIELDS, Catalog, ModelRecord, ModelState, merge
+from etl.normalize import SCALAR_FIELDS, Catalog, ModelRecord, ModelState, build_catalog, merge
+from etl.shapes import RawCatalog
 from etl.state import chunked, read_stored
 
 
@@ -58,57 +60,61 @@ class _Changes:
     versions_to_close: list[int]
     prices: list[tuple[int, str, PriceValue]]
     prices_to_close: list[int]
-    record_hashes: list[tuple[int, str]]
+    source_hashes: list[tuple[int, str]]
     price_changes: int = 0
 
 
 def apply_catalog(
     connection: Connection,
-    catalog: Catalog,
+    raw: RawCatalog,
     *,
     observed_at: datetime,
     run_id: int,
     max_removed_share: float | None = None,
-) -> LoadCounts:
-    """Write what ``catalog`` changes, observed at ``observed_at``, on behalf of run ``run_id``.
+) -> tuple[LoadCounts, Catalog]:
+    """Write what ``raw`` changes, observed at ``observed_at``, on behalf of run ``run_id``.
+
+    Records whose raw form is the one applied last are not validated again; the others are
+    validated and normalized (:func:`~etl.normalize.build_catalog`), then compared with the
+    stored state. Returns the counts and the normalized catalog (with its warnings).
 
     ``max_removed_share``: raise :class:`~etl.errors.SyncHeld` instead of closing the
     availability of more than this share of a provider's available models.
     """
-    provider_ids = _ensure_providers(connection, catalog.providers, observed_at)
+    provider_ids = _ensure_providers(connection, raw.providers, observed_at)
+    names = {provider_id: name for name, provider_id in provider_ids.items()}
     known = {
-        (row.provider_id, row.model): row
+        (names[row.provider_id], row.model): row
         for row in connection.execute(
             select(
-                Model.id, Model.provider_id, Model.model, Model.available, Model.record_hash
+                Model.id, Model.provider_id, Model.model, Model.available, Model.source_hash
             ).where(Model.provider_id.in_(provider_ids.values()))
         )
     }
-    listed = {(provider_ids[r.provider], r.model) for r in catalog.records}
-    listed |= {(provider_ids[p], m) for p, m in catalog.listed_but_rejected}
-    complete = {provider_ids[name] for name, configured in catalog.providers.items() if configured}
+    catalog = build_catalog(raw, {key: row.source_hash for key, row in known.items()})
+    listed = {(r.provider, r.model) for r in catalog.records}
+    listed |= catalog.listed_but_rejected | catalog.unchanged
+    complete = {name for name, configured in catalog.providers.items() if configured}
     gone = [
         row.id
         for key, row in known.items()
         if row.available and key[0] in complete and key not in listed
     ]
     if max_removed_share is not None:
-        _guard_removals(known, gone, provider_ids, max_removed_share)
+        _guard_removals(known, gone, max_removed_share)
     _record_provider_states(connection, catalog.providers, provider_ids, observed_at, run_id)
 
-    fresh: list[tuple[ModelRecord, str]] = []
-    changed: list[tuple[ModelRecord, int, str]] = []
-    returning: list[int] = []
+    fresh: list[ModelRecord] = []
+    changed: list[tuple[ModelRecord, int]] = []
+    returning = [known[key].id for key in catalog.unchanged if not known[key].available]
     for record in catalog.records:
-        record_hash = record.record_hash
-        row = known.get((provider_ids[record.provider], record.model))
+        row = known.get((record.provider, record.model))
         if row is None:
-            fresh.append((record, record_hash))
+            fresh.append(record)
             continue
         if not row.available:
             returning.append(row.id)
-        if row.record_hash != record_hash:
-            changed.append((record, row.id, record_hash))
+        changed.append((record, row.id))
 
     changes = _Changes([], [], [], [], [])
     _add_new_models(connection, fresh, provider_ids, observed_at, run_id, changes)
@@ -117,9 +123,9 @@ def apply_catalog(
     _close_availability(connection, gone, observed_at)
     _open_availability(connection, returning, observed_at, run_id)
     _write(connection, changes, observed_at, run_id)
-    _mark_seen(connection, complete, listed, known, observed_at)
+    _mark_seen(connection, complete, listed, known, provider_ids, observed_at)
 
-    return LoadCounts(
+    counts = LoadCounts(
         models_seen=len(listed),
         added=len(fresh),
         removed=len(gone),
@@ -127,24 +133,21 @@ def apply_catalog(
         versions_written=len(changes.versions),
         price_changes=changes.price_changes,
     )
+    return counts, catalog
 
 
-def _guard_removals(
-    known: dict[tuple[int, str], Any],
-    gone: list[int],
-    provider_ids: dict[str, int],
-    max_share: float,
-) -> None:
+def _guard_removals(known: dict[tuple[str, str], Any], gone: list[int], max_share: float) -> None:
     gone_ids = set(gone)
-    for name, provider_id in provider_ids.items():
-        available = [
-            row.id for key, row in known.items() if key[0] == provider_id and row.available
-        ]
-        removed = sum(1 for model_id in available if model_id in gone_ids)
-        if available and removed / len(available) > max_share:
+    available: dict[str, list[int]] = defaultdict(list)
+    for (provider, _), row in known.items():
+        if row.available:
+            available[provider].append(row.id)
+    for provider, model_ids in sorted(available.items()):
+        removed = sum(1 for model_id in model_ids if model_id in gone_ids)
+        if removed / len(model_ids) > max_share:
             raise SyncHeld(
-                f"held: the catalog would remove {removed} of the {len(available)} available"
-                f" models of {name} ({removed / len(available):.0%}, more than the"
+                f"held: the catalog would remove {removed} of the {len(model_ids)} available"
+                f" models of {provider} ({removed / len(model_ids):.0%}, more than the"
                 f" {max_share:.0%} allowed); if that is real, sync again with"
                 " --allow-mass-removal"
             )
@@ -222,7 +225,7 @@ def _record_provider_states(
 
 def _add_new_models(
     connection: Connection,
-    fresh: list[tuple[ModelRecord, str]],
+    fresh: list[ModelRecord],
     provider_ids: dict[str, int],
     observed_at: datetime,
     run_id: int,
@@ -230,7 +233,7 @@ def _add_new_models(
 ) -> None:
     if not fresh:
         return
-    vendor_ids = _ensure_names(connection, Vendor, {record.vendor for record, _ in fresh})
+    vendor_ids = _ensure_names(connection, Vendor, {record.vendor for record in fresh})
     model_ids = connection.execute(
         insert(Model).returning(Model.id, sort_by_parameter_order=True),
         [
@@ -241,13 +244,13 @@ def _add_new_models(
                 "first_seen_at": observed_at,
                 "last_seen_at": observed_at,
                 "available": True,
-                "record_hash": record_hash,
+                "source_hash": record.source_hash,
             }
-            for record, record_hash in fresh
+            for record in fresh
         ],
     ).scalars()
     new_ids = list(model_ids)
-    for (record, _), model_id in zip(fresh, new_ids, strict=True):
+    for record, model_id in zip(fresh, new_ids, strict=True):
         state = merge(None, record)
         changes.versions.append((model_id, 1, state))
         changes.prices.extend((model_id, component, p) for component, p in state.prices.items())
@@ -255,15 +258,15 @@ def _add_new_models(
 
 
 def _diff_changed_models(
-    connection: Connection, changed: list[tuple[ModelRecord, int, str]], changes: _Changes
+    connection: Connection, changed: list[tuple[ModelRecord, int]], changes: _Changes
 ) -> None:
     if not changed:
         return
-    stored = read_stored(connection, [model_id for _, model_id, _ in changed])
-    for record, model_id, record_hash in changed:
+    stored = read_stored(connection, [model_id for _, model_id in changed])
+    for record, model_id in changed:
         previous = stored[model_id]
         state = merge(previous.state, record)
-        changes.record_hashes.append((model_id, record_hash))
+        changes.source_hashes.append((model_id, record.source_hash))
         if state.content_hash != previous.state.content_hash:
             changes.versions_to_close.append(previous.version_id)
             changes.versions.append((model_id, previous.version + 1, state))
@@ -315,12 +318,12 @@ def _write(connection: Connection, changes: _Changes, observed_at: datetime, run
         )
     for chunk in chunked(changes.prices_to_close):
         connection.execute(update(Price).where(Price.id.in_(chunk)).values(valid_to=observed_at))
-    if changes.record_hashes:
+    if changes.source_hashes:
         connection.execute(
             update(Model)
             .where(Model.id == bindparam("model_id"))
-            .values(record_hash=bindparam("record_hash")),
-            [{"model_id": i, "record_hash": h} for i, h in changes.record_hashes],
+            .values(source_hash=bindparam("source_hash")),
+            [{"model_id": i, "source_hash": h} for i, h in changes.source_hashes],
         )
     if changes.prices:
         connection.execute(
@@ -412,17 +415,18 @@ def _write_links(connection: Connection, version_ids: list[int], states: list[Mo
 
 def _mark_seen(
     connection: Connection,
-    complete: set[int],
-    listed: set[tuple[int, str]],
-    known: dict[tuple[int, str], Any],
+    complete: set[str],
+    listed: set[tuple[str, str]],
+    known: dict[tuple[str, str], Any],
+    provider_ids: dict[str, int],
     observed_at: datetime,
 ) -> None:
     # After the availability changes above, the available models of a complete provider are
     # exactly the ones it listed: one statement per provider, no id list.
-    for provider_id in sorted(complete):
+    for provider in sorted(complete):
         connection.execute(
             update(Model)
-            .where(Model.provider_id == provider_id, Model.available)
+            .where(Model.provider_id == provider_ids[provider], Model.available)
             .values(last_seen_at=observed_at)
         )
     partial = [known[key].id for key in listed if key[0] not in complete and key in known]

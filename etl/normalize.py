@@ -55,6 +55,10 @@ EMPTY_CONTENT: Mapping[str, Any] = {
     "extra": {},
 }
 
+NORMALIZATION_VERSION = 1
+"""Part of every source hash: bump it when normalization changes what a record means, so
+that every model is normalized afresh at its next sync."""
+
 _TOP_LEVEL = (
     "name",
     "description",
@@ -91,8 +95,10 @@ class ModelRecord:
     """Extra keys update the previous ones instead of replacing them."""
     prices_partial: bool = False
     """Only the components listed are reported (zeros included); others keep their price."""
+    source_hash: str = ""
+    """sha256 of the raw record(s) this was built from (see :func:`source_hash`)."""
     record_hash: str = field(init=False, compare=False)
-    """sha256 of everything above but the identity: equal hash, same record."""
+    """sha256 of the normalized content: equal hash, same record, whatever the spelling."""
 
     def __post_init__(self) -> None:
         content = [
@@ -132,6 +138,8 @@ class Catalog:
     records: list[ModelRecord]
     listed_but_rejected: set[tuple[str, str]] = field(default_factory=set)
     """(provider, model) listed in the payload but unusable: still listed, state unchanged."""
+    unchanged: set[tuple[str, str]] = field(default_factory=set)
+    """(provider, model) whose raw record equals the one applied last: not even validated."""
     warnings: list[str] = field(default_factory=list)
 
 
@@ -144,10 +152,26 @@ def vendor_of(model: str, provider: str) -> str:
 def canonical_hash(value: Any) -> str:
     """sha256 of canonical JSON: key order and tuple/list spelling do not matter."""
     try:
-        text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        text = orjson.dumps(value, default=_tagged, option=orjson.OPT_SORT_KEYS)
     except TypeError:  # integers beyond 64 bits, which only the standard library writes
-        text = json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+        text = json.dumps(value, default=_tagged, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(text).hexdigest()
+
+
+def _tagged(value: Any) -> Any:
+    # A number parsed as Decimal must not hash like the string of its digits.
+    if isinstance(value, Decimal):
+        return {"$decimal": str(value)}
+    raise TypeError(f"cannot hash {type(value).__name__}")
+
+
+def source_hash(shape: Shape, copies: list[RawRecord]) -> str:
+    """sha256 of a model's raw record(s) as received, with everything that shapes their
+    meaning. Equal to the hash stored for the model: the record is the same as the one
+    applied last, so validating and normalizing it again would change nothing."""
+    categories = sorted({copy.category for copy in copies if copy.category is not None})
+    documents = [copy.document for copy in copies]
+    return canonical_hash([NORMALIZATION_VERSION, shape, categories, documents])
 
 
 def plain_json(value: Any) -> Any:
@@ -163,8 +187,12 @@ def plain_json(value: Any) -> Any:
     return value
 
 
-def build_catalog(raw: RawCatalog) -> Catalog:
-    """Validate and normalize every record; a bad record becomes a warning, not a failure."""
+def build_catalog(raw: RawCatalog, known: Mapping[tuple[str, str], str] | None = None) -> Catalog:
+    """Validate and normalize every record; a bad record becomes a warning, not a failure.
+
+    ``known``: the source hash last applied per (provider, model); records whose raw form
+    still has that hash are only noted as :attr:`Catalog.unchanged`.
+    """
     catalog = Catalog(raw.shape, dict(raw.providers), [], warnings=list(raw.warnings))
     groups: dict[tuple[str, str], list[RawRecord]] = defaultdict(list)
     for index, record in enumerate(raw.records):
@@ -174,17 +202,21 @@ def build_catalog(raw: RawCatalog) -> Catalog:
             continue
         groups[(record.provider, model)].append(record)
 
-    for (provider, model), copies in groups.items():
+    for key, copies in groups.items():
+        digest = source_hash(raw.shape, copies)
+        if known is not None and known.get(key) == digest:
+            catalog.unchanged.add(key)
+            continue
         try:
-            catalog.records.append(_normalize_group(raw.shape, provider, model, copies))
+            catalog.records.append(_normalize_group(raw.shape, *key, copies, digest))
         except RecordRejected as error:
-            catalog.listed_but_rejected.add((provider, model))
-            catalog.warnings.append(f"skipped {model}: {error}; its previous state is kept")
+            catalog.listed_but_rejected.add(key)
+            catalog.warnings.append(f"skipped {key[1]}: {error}; its previous state is kept")
     return catalog
 
 
 def _normalize_group(
-    shape: Shape, provider: str, model: str, copies: list[RawRecord]
+    shape: Shape, provider: str, model: str, copies: list[RawRecord], digest: str = ""
 ) -> ModelRecord:
     """One record from every copy of a model id: identical copies (after normalization) are
     one model, found in several categories; copies that disagree are all rejected."""
@@ -192,9 +224,10 @@ def _normalize_group(
     records = [_normalize_one(shape, provider, copy.document) for copy in copies]
     if len(records) > 1 and len({record.record_hash for record in records}) > 1:
         raise RecordRejected(f"listed {len(copies)} times with different content")
-    if not categories:
-        return records[0]
-    return replace(records[0], fields={**records[0].fields, "categories": tuple(categories)})
+    fields = records[0].fields
+    if categories:
+        fields = {**fields, "categories": tuple(categories)}
+    return replace(records[0], fields=fields, source_hash=digest)
 
 
 def _normalize_one(shape: Shape, provider: str, document: Any) -> ModelRecord:

@@ -25,9 +25,8 @@ from etl.db.tables import SyncRun
 from etl.errors import DatabaseUnavailable, SyncBusy, SyncError, SyncHeld
 from etl.load import LoadCounts, apply_catalog
 from etl.locks import sync_transaction
-from etl.normalize import Catalog, build_catalog
 from etl.payload import Payload, PayloadError, read_payload
-from etl.shapes import DEFAULT_PROVIDER, detect
+from etl.shapes import DEFAULT_PROVIDER, RawCatalog, detect
 from etl.times import iso, utcnow
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -193,12 +192,12 @@ def run_sync(
         obtained = obtain()
         result.http_status, result.attempts = obtained.http_status, obtained.attempts
         result.bytes = len(obtained.raw)
-        payload, catalog = parse_catalog(obtained.raw, provider)
+        payload, raw = parse_catalog(obtained.raw, provider)
         result.payload_sha256 = payload.sha256
-        result.shape, result.providers = catalog.shape, catalog.providers
-        result.warnings = catalog.warnings
+        result.shape, result.providers = raw.shape, raw.providers
+        result.warnings = raw.warnings
         with sync_transaction(engine) as connection:
-            counts = _apply(connection, payload.raw, catalog, result, max_removed_share)
+            counts = _apply(connection, payload.raw, raw, result, max_removed_share)
             result.status = "succeeded"
             for name, value in asdict(counts).items():
                 setattr(result, name, value)
@@ -223,10 +222,11 @@ def run_sync(
     return result
 
 
-def parse_catalog(raw: bytes, provider: str = DEFAULT_PROVIDER) -> tuple[Payload, Catalog]:
-    """Parse, recognise and normalize a payload; repairs are counted among the warnings."""
+def parse_catalog(raw: bytes, provider: str = DEFAULT_PROVIDER) -> tuple[Payload, RawCatalog]:
+    """Parse a payload and recognise its shape; repairs are counted among the warnings.
+    Records are validated later, against what is stored (see :func:`apply_catalog`)."""
     payload = read_payload(raw)
-    catalog = build_catalog(detect(payload.document, default_provider=provider))
+    catalog = detect(payload.document, default_provider=provider)
     if payload.repaired_strings:
         catalog.warnings.append(
             f"repaired {payload.repaired_strings} strings holding NUL or lone UTF-16"
@@ -238,7 +238,7 @@ def parse_catalog(raw: bytes, provider: str = DEFAULT_PROVIDER) -> tuple[Payload
 def _apply(
     connection: Connection,
     raw: bytes,
-    catalog: Catalog,
+    raw_catalog: RawCatalog,
     result: SyncResult,
     max_removed_share: float | None,
 ) -> LoadCounts:
@@ -251,7 +251,7 @@ def _apply(
         )
     ).first():
         # This very observation was applied before: re-running it is a no-op.
-        return LoadCounts(models_seen=len(catalog.records) + len(catalog.listed_but_rejected))
+        return LoadCounts()
     latest = connection.execute(select(func.max(SyncRun.observed_at)).where(succeeded)).scalar()
     if latest is not None and observed_at <= latest:
         raise SyncError(
@@ -259,13 +259,15 @@ def _apply(
             f" observation {iso(latest)}; use `catalog-etl backfill` for older snapshots"
         )
     archive_payload(connection, raw, sha256, utcnow())
-    return apply_catalog(
+    counts, catalog = apply_catalog(
         connection,
-        catalog,
+        raw_catalog,
         observed_at=observed_at,
         run_id=result.run_id,
         max_removed_share=max_removed_share,
     )
+    result.warnings = catalog.warnings
+    return counts
 
 
 def _start_run(engine: Engine, source: str | None, provider: str, observed_at: datetime) -> int:

@@ -121,7 +121,7 @@ def natural_history(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
             FROM provider_states s JOIN providers p ON p.id = s.provider_id""",
         "vendors": "SELECT name FROM vendors",
         "models": """SELECT p.name, m.model, v.name, m.first_seen_at, m.last_seen_at,
-                m.available, m.record_hash
+                m.available, m.source_hash
             FROM models m JOIN providers p ON p.id = m.provider_id
             JOIN vendors v ON v.id = m.vendor_id""",
         "model_versions": """SELECT m.model, mv.version, mv.valid_from, mv.valid_to,

@@ -181,8 +181,9 @@ class Model(Base):
     first_seen_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]
     available: Mapped[bool]
-    record_hash: Mapped[str] = mapped_column(String(64))
-    """sha256 of the last record received, as normalized: equal hash, nothing to do."""
+    source_hash: Mapped[str] = mapped_column(String(64))
+    """sha256 of the last record applied, as received: an equal hash means nothing to do,
+    without even validating the record again."""
 
 
 class ModelVersion(Base):

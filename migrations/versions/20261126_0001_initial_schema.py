@@ -138,7 +138,7 @@ def upgrade() -> None:
         sa.Column("first_seen_at", etl.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("last_seen_at", etl.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("available", sa.Boolean(), nullable=False),
-        sa.Column("record_hash", sa.String(length=64), nullable=False),
+        sa.Column("source_hash", sa.String(length=64), nullable=False),
         sa.ForeignKeyConstraint(
             ["provider_id"], ["providers.id"], name=op.f("fk_models_provider_id_providers")
         ),
