@@ -40,6 +40,9 @@ from etl.normalize import SCALAR_FIELDS, Catalog, ModelRecord, ModelState, build
 from etl.shapes import RawCatalog
 from etl.state import chunked, read_stored
 
+DEFAULT_MAX_REMOVED_SHARE = 0.25
+"""A sync that would retire more than this share of a provider's models is held."""
+
 
 @dataclass
 class LoadCounts:

@@ -23,15 +23,15 @@ from etl.archive import archive_payload
 from etl.db.engine import describe_error
 from etl.db.tables import SyncRun
 from etl.errors import DatabaseUnavailable, SyncBusy, SyncError, SyncHeld
+from etl.history import Observation, rederive
+from etl.load import DEFAULT_MAX_REMOVED_SHARE as DEFAULT_MAX_REMOVED_SHARE
 from etl.load import LoadCounts, apply_catalog
 from etl.locks import sync_transaction
-from etl.payload import Payload, PayloadError, read_payload
-from etl.shapes import DEFAULT_PROVIDER, RawCatalog, detect
+from etl.payload import PayloadError
+from etl.shapes import DEFAULT_PROVIDER, RawCatalog, parse_catalog
 from etl.times import iso, utcnow
 
 GZIP_MAGIC = b"\x1f\x8b"
-DEFAULT_MAX_REMOVED_SHARE = 0.25
-"""A sync that would retire more than this share of a provider's models is held."""
 
 
 @dataclass(frozen=True)
@@ -197,7 +197,7 @@ def run_sync(
         result.shape, result.providers = raw.shape, raw.providers
         result.warnings = raw.warnings
         with sync_transaction(engine) as connection:
-            counts = _apply(connection, payload.raw, raw, result, max_removed_share)
+            counts = _apply(connection, payload.raw, raw, result, max_removed_share, provider)
             result.status = "succeeded"
             for name, value in asdict(counts).items():
                 setattr(result, name, value)
@@ -222,43 +222,39 @@ def run_sync(
     return result
 
 
-def parse_catalog(raw: bytes, provider: str = DEFAULT_PROVIDER) -> tuple[Payload, RawCatalog]:
-    """Parse a payload and recognise its shape; repairs are counted among the warnings.
-    Records are validated later, against what is stored (see :func:`apply_catalog`)."""
-    payload = read_payload(raw)
-    catalog = detect(payload.document, default_provider=provider)
-    if payload.repaired_strings:
-        catalog.warnings.append(
-            f"repaired {payload.repaired_strings} strings holding NUL or lone UTF-16"
-            " surrogates (replaced by U+FFFD)"
-        )
-    return payload, catalog
-
-
 def _apply(
     connection: Connection,
     raw: bytes,
     raw_catalog: RawCatalog,
     result: SyncResult,
     max_removed_share: float | None,
+    provider: str,
 ) -> LoadCounts:
     observed_at, sha256 = result.observed_at, result.payload_sha256
     assert observed_at is not None and sha256 is not None
     succeeded = SyncRun.status == "succeeded"
-    if connection.execute(
-        select(SyncRun.id).where(
-            succeeded, SyncRun.observed_at == observed_at, SyncRun.payload_sha256 == sha256
-        )
-    ).first():
-        # This very observation was applied before: re-running it is a no-op.
-        return LoadCounts()
+    same_time = connection.execute(
+        select(SyncRun.payload_sha256).where(succeeded, SyncRun.observed_at == observed_at)
+    ).first()
+    if same_time is not None:
+        if same_time.payload_sha256 == sha256:
+            return LoadCounts()  # this very observation was applied before: a no-op
+        raise SyncError(f"another payload was already observed at {iso(observed_at)}")
     latest = connection.execute(select(func.max(SyncRun.observed_at)).where(succeeded)).scalar()
-    if latest is not None and observed_at <= latest:
-        raise SyncError(
-            f"observation time {iso(observed_at)} is not after the latest recorded"
-            f" observation {iso(latest)}; use `catalog-etl backfill` for older snapshots"
-        )
     archive_payload(connection, raw, sha256, utcnow())
+    if latest is not None and observed_at < latest:
+        # Older than the history's end (a backfill, or a sync that lost a race): merge it
+        # into the timeline by re-deriving the history from the archive.
+        merged = rederive(
+            connection,
+            [Observation(result.run_id, observed_at, sha256, provider, raw_catalog, "sync")],
+            max_removed_share=max_removed_share,
+        )
+        outcome = merged.outcomes[result.run_id]
+        if outcome.error is not None:
+            raise SyncHeld(outcome.error)
+        result.warnings = outcome.warnings
+        return outcome.counts
     counts, catalog = apply_catalog(
         connection,
         raw_catalog,

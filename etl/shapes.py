@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from etl.payload import PayloadError
+from etl.payload import Payload, PayloadError, read_payload
 
 Shape = Literal["insforge-categorized", "openrouter", "insforge-flat"]
 DEFAULT_PROVIDER = "openrouter"
@@ -148,3 +148,16 @@ def _categorized(document: Mapping[str, Any]) -> RawCatalog:
             catalog.providers[provider] = catalog.providers.get(provider, False) or configured
             catalog.records.extend(RawRecord(provider, model, category) for model in models)
     return catalog
+
+
+def parse_catalog(raw: bytes, provider: str = DEFAULT_PROVIDER) -> tuple[Payload, RawCatalog]:
+    """Parse a payload and recognise its shape; repairs are counted among the warnings.
+    Records are validated later, against what is stored (see etl.load.apply_catalog)."""
+    payload = read_payload(raw)
+    catalog = detect(payload.document, default_provider=provider)
+    if payload.repaired_strings:
+        catalog.warnings.append(
+            f"repaired {payload.repaired_strings} strings holding NUL or lone UTF-16"
+            " surrogates (replaced by U+FFFD)"
+        )
+    return payload, catalog

@@ -6,6 +6,7 @@ Every test here runs on SQLite and on PostgreSQL (see conftest.py).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -17,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from etl.db.tables import Availability, Model, ModelVersion, Price, ProviderState, SyncRun
 from etl.money import canonical
 from etl.pipeline import SyncResult, sync_bytes
-from tests.helpers import count_rows, load_json, payload, read_bytes
+from tests.helpers import count_rows, load_json, natural_history, payload, read_bytes
 from tests.helpers import make_model as model
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -382,14 +383,28 @@ class TestMoney:
 
 
 class TestOrderingAndAtomicity:
-    def test_older_observation_is_refused(self, engine: Engine) -> None:
-        """A sync observed before the latest recorded observation fails and writes nothing."""
+    def test_older_observation_is_merged_into_the_timeline(
+        self, engine: Engine, make_database: Callable[[], Engine]
+    ) -> None:
+        """A sync observed before the latest observation (a lost race, an old file) is merged:
+        the history equals syncing both in time order."""
+        sync(engine, [model(name="later"), model("acme/rocket-2")], 5)
+        result = sync(engine, [model(name="older")], 4)
+        assert result.ok, result.error
+        assert (result.added, result.versions_written) == (1, 1)
+
+        in_order = make_database()
+        sync(in_order, [model(name="older")], 4)
+        sync(in_order, [model(name="later"), model("acme/rocket-2")], 5)
+        assert natural_history(engine) == natural_history(in_order)
+
+    def test_other_payload_at_the_same_time_is_refused(self, engine: Engine) -> None:
+        """Two different catalogs cannot both be the observation at one time."""
         sync(engine, [model()], 5)
         before = data_rows(engine)
-        result = sync(engine, [model(name="older")], 4)
+        result = sync(engine, [model(name="other")], 5)
         assert result.status == "failed"
-        assert result.error is not None and "not after the latest" in result.error
-        assert "catalog-etl backfill" in result.error
+        assert result.error is not None and "already observed at" in result.error
         assert data_rows(engine) == before
 
     def test_same_payload_at_the_same_time_is_a_no_op(self, engine: Engine) -> None:

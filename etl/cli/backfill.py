@@ -21,7 +21,7 @@ from etl.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from etl.backfill import Progress
+    from etl.history import Progress
 
 
 @contextmanager
