@@ -55,6 +55,9 @@ EMPTY_CONTENT: Mapping[str, Any] = {
     "extra": {},
 }
 
+MAX_DEPTH = 64
+"""Deepest nesting accepted in fields without a column; real catalogs nest 3 levels."""
+
 NORMALIZATION_VERSION = 1
 """Part of every source hash: bump it when normalization changes what a record means, so
 that every model is normalized afresh at its next sync."""
@@ -171,19 +174,25 @@ def source_hash(shape: Shape, copies: list[RawRecord]) -> str:
     applied last, so validating and normalizing it again would change nothing."""
     categories = sorted({copy.category for copy in copies if copy.category is not None})
     documents = [copy.document for copy in copies]
-    return canonical_hash([NORMALIZATION_VERSION, shape, categories, documents])
+    try:
+        return canonical_hash([NORMALIZATION_VERSION, shape, categories, documents])
+    except RecursionError:
+        return ""  # too deep to hash: normalization rejects it with the reason
 
 
-def plain_json(value: Any) -> Any:
+def plain_json(value: Any, depth: int = 0) -> Any:
     """Make a parsed value storable in a JSON column and equal to what comes back out:
-    numbers with a fraction (parsed as Decimal) become floats, unless no float holds them."""
+    numbers with a fraction (parsed as Decimal) become floats, unless no float holds them.
+    Values nested deeper than :data:`MAX_DEPTH` reject the record."""
     if isinstance(value, Decimal):
         as_float = float(value)
         return as_float if as_float not in (float("inf"), float("-inf")) else str(value)
+    if isinstance(value, list | dict) and depth >= MAX_DEPTH:
+        raise RecordRejected(f"a field is nested deeper than {MAX_DEPTH} levels")
     if isinstance(value, list):
-        return [plain_json(item) for item in value]
+        return [plain_json(item, depth + 1) for item in value]
     if isinstance(value, dict):
-        return {key: plain_json(item) for key, item in value.items()}
+        return {key: plain_json(item, depth + 1) for key, item in value.items()}
     return value
 
 
@@ -211,7 +220,7 @@ def build_catalog(raw: RawCatalog, known: Mapping[tuple[str, str], str] | None =
             catalog.records.append(_normalize_group(raw.shape, *key, copies, digest))
         except RecordRejected as error:
             catalog.listed_but_rejected.add(key)
-            catalog.warnings.append(f"skipped {key[1]}: {error}; its previous state is kept")
+            catalog.warnings.append(f"skipped {key[1]!r}: {error}; its previous state is kept")
     return catalog
 
 

@@ -39,7 +39,9 @@ def read_payload(raw: bytes) -> Payload:
     except UnicodeDecodeError as error:
         raise PayloadError(f"payload is not valid UTF-8 (byte {error.start})") from None
     try:
-        document = json.loads(text.removeprefix("\ufeff"), parse_float=Decimal)
+        document = json.loads(
+            text.removeprefix("\ufeff"), parse_float=Decimal, parse_constant=_not_json
+        )
     except json.JSONDecodeError as error:
         raise PayloadError(
             f"payload is not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
@@ -50,6 +52,11 @@ def read_payload(raw: bytes) -> Payload:
     if _SUSPECT_ESCAPE.search(raw):
         document, repaired = repair_text(document)
     return Payload(raw, document, hashlib.sha256(raw).hexdigest(), repaired)
+
+
+def _not_json(literal: str) -> Any:
+    # Python's json accepts these; JSON (RFC 8259) does not, and no database stores them.
+    raise PayloadError(f"payload is not valid JSON: {literal} is not a JSON number")
 
 
 def repair_text(value: Any) -> tuple[Any, int]:

@@ -6,13 +6,25 @@ A field that is absent is *not reported* (it keeps its last known value); a fiel
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, StringConstraints
 
 BIGINT_MAX = 2**63 - 1
 
-ModelId = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _clean_id(value: str) -> str:
+    # Case is significant and kept; surrounding whitespace or control characters make two
+    # spellings of one id, so such ids are refused rather than silently stripped.
+    if value != value.strip() or _CONTROL.search(value):
+        raise ValueError("a model id must not hold control characters or start or end with a space")
+    return value
+
+
+ModelId = Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(_clean_id)]
 Name = Annotated[str, StringConstraints(max_length=255)]
 Count = Annotated[int, Field(ge=0, le=BIGINT_MAX)]
 Timestamp = Annotated[int, Field(ge=-BIGINT_MAX, le=BIGINT_MAX)]

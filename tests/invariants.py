@@ -1,0 +1,157 @@
+"""What must hold in every database catalog-etl has written, whatever happened to it.
+
+``assert_invariants(engine)`` is called after fault, concurrency and hostile-input tests:
+- at most one current row per model (and per model and component, per provider);
+- no inverted, empty or overlapping validity intervals; versions are contiguous, numbered
+  1, 2, 3 ... and every model has exactly one current version;
+- every history row was written by a succeeded run, at that run's observation time;
+- every price is a positive amount (exact decimal text on SQLite) or dynamic with no amount;
+- `models.available` agrees with the open availability interval;
+- the archive holds every applied payload, byte for byte (its sha256 matches);
+- re-deriving everything from the archive (`rebuild`) gives the same tables.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from itertools import pairwise
+from typing import Any
+
+from sqlalchemy import Engine, select, text
+
+from etl.backfill import rebuild
+from etl.db.tables import (
+    Availability,
+    Model,
+    ModelVersion,
+    Payload,
+    Price,
+    ProviderState,
+    SyncRun,
+)
+from etl.money import canonical
+from tests.helpers import natural_history
+
+
+def _intervals(rows: Sequence[Any], key: Callable[[Any], Any], what: str) -> None:
+    spans: dict[Any, list[tuple[Any, Any]]] = defaultdict(list)
+    for row in rows:
+        spans[key(row)].append((row.valid_from, row.valid_to))
+    for owner, items in spans.items():
+        items.sort()
+        assert sum(1 for _, end in items if end is None) <= 1, f"{what} {owner}: two current rows"
+        for start, end in items:
+            assert end is None or start < end, f"{what} {owner}: empty or inverted interval"
+        for (_, end), (following, _) in pairwise(items):
+            assert end is not None and end <= following, f"{what} {owner}: overlap"
+
+
+def assert_invariants(engine: Engine, *, check_rebuild: bool = True) -> None:
+    with engine.connect() as connection:
+        runs = {
+            row.id: row
+            for row in connection.execute(
+                select(SyncRun.id, SyncRun.status, SyncRun.observed_at, SyncRun.payload_sha256)
+            )
+        }
+        versions = connection.execute(
+            select(
+                ModelVersion.model_id,
+                ModelVersion.version,
+                ModelVersion.valid_from,
+                ModelVersion.valid_to,
+                ModelVersion.sync_run_id,
+            )
+        ).all()
+        prices = connection.execute(
+            select(
+                Price.model_id,
+                Price.component,
+                Price.amount,
+                Price.dynamic,
+                Price.valid_from,
+                Price.valid_to,
+                Price.sync_run_id,
+            )
+        ).all()
+        availability = connection.execute(
+            select(
+                Availability.model_id,
+                Availability.valid_from,
+                Availability.valid_to,
+                Availability.sync_run_id,
+            )
+        ).all()
+        states = connection.execute(
+            select(
+                ProviderState.provider_id,
+                ProviderState.valid_from,
+                ProviderState.valid_to,
+                ProviderState.sync_run_id,
+            )
+        ).all()
+        models = connection.execute(select(Model.id, Model.available)).all()
+        payloads = dict(connection.execute(select(Payload.sha256, Payload.content)).all())
+        raw_amounts = (
+            connection.execute(text("SELECT amount FROM prices WHERE amount IS NOT NULL"))
+            .scalars()
+            .all()
+        )
+
+    for rows, what in (
+        (versions, "version"),
+        (prices, "price"),
+        (availability, "availability"),
+        (states, "provider state"),
+    ):
+        for row in rows:
+            run = runs[row.sync_run_id]
+            assert run.status == "succeeded", f"{what} row written by a {run.status} run"
+            assert row.valid_from == run.observed_at, f"{what} row not at its run's observation"
+
+    _intervals(versions, lambda row: row.model_id, "model")
+    _intervals(availability, lambda row: row.model_id, "availability of model")
+    _intervals(states, lambda row: row.provider_id, "provider")
+    _intervals(prices, lambda row: (row.model_id, row.component), "price")
+
+    by_model: dict[int, list[Any]] = defaultdict(list)
+    for row in versions:
+        by_model[row.model_id].append(row)
+    assert set(by_model) == {model.id for model in models}, "a model without versions"
+    for model_id, rows in by_model.items():
+        rows.sort(key=lambda r: r.version)
+        assert [r.version for r in rows] == list(range(1, len(rows) + 1)), model_id
+        assert rows[-1].valid_to is None, f"model {model_id} has no current version"
+        for earlier, later in pairwise(rows):
+            assert earlier.valid_to == later.valid_from, (
+                f"model {model_id}: versions not contiguous"
+            )
+
+    open_ids = {row.model_id for row in availability if row.valid_to is None}
+    for model in models:
+        assert model.available == (model.id in open_ids), f"model {model.id} availability flag"
+
+    for row in prices:
+        if row.dynamic:
+            assert row.amount is None
+        else:
+            assert isinstance(row.amount, Decimal) and row.amount > 0
+    if engine.dialect.name == "sqlite":
+        for stored in raw_amounts:
+            assert isinstance(stored, str) and stored == canonical(Decimal(stored)), stored
+
+    for run in runs.values():
+        if run.status == "succeeded" and run.payload_sha256 is not None:
+            content = payloads.get(run.payload_sha256)
+            assert content is not None, f"run {run.id}: payload missing from the archive"
+            digest = hashlib.sha256(gzip.decompress(content)).hexdigest()
+            assert digest == run.payload_sha256, f"run {run.id}: archived bytes differ"
+
+    if check_rebuild:
+        before = natural_history(engine)
+        rebuild(engine)
+        assert natural_history(engine) == before, "rebuild from the archive changed the history"
