@@ -41,8 +41,15 @@ class Settings(BaseSettings):
     max_removed_share: float = Field(default=0.25, ge=0, le=1)
     """Hold a sync that would retire more than this share of a provider's models."""
 
+    lock_timeout: float = Field(default=0.0, ge=0)
+    """Seconds a sync waits for another one to finish before it is skipped."""
+
     allow_insecure_http: bool = False
     """Allow plain http:// to hosts other than loopback."""
+
+    provider: str | None = None
+    """Provider name for OpenRouter-shaped catalogs, which name none (``serve``; default
+    ``openrouter``)."""
 
     def token(self) -> str | None:
         """The API token from ``api_token`` or ``api_token_file``."""

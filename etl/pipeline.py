@@ -85,6 +85,7 @@ def sync_file(
     observed_at: datetime | None = None,
     provider: str = DEFAULT_PROVIDER,
     max_removed_share: float | None = DEFAULT_MAX_REMOVED_SHARE,
+    lock_timeout: float = 0.0,
 ) -> SyncResult:
     """Sync a catalog saved in a file (``.json``, or gzip-compressed)."""
     file = Path(path)
@@ -108,6 +109,7 @@ def sync_file(
         observed_at=observed_at,
         provider=provider,
         max_removed_share=max_removed_share,
+        lock_timeout=lock_timeout,
     )
 
 
@@ -120,6 +122,7 @@ def sync_url(
     observed_at: datetime | None = None,
     provider: str = DEFAULT_PROVIDER,
     max_removed_share: float | None = DEFAULT_MAX_REMOVED_SHARE,
+    lock_timeout: float = 0.0,
     **fetch_options: Any,
 ) -> SyncResult:
     """Fetch a catalog over HTTP (see :func:`etl.fetch.fetch_catalog`) and sync it.
@@ -144,6 +147,7 @@ def sync_url(
         observed_at=observed_at,
         provider=provider,
         max_removed_share=max_removed_share,
+        lock_timeout=lock_timeout,
     )
 
 
@@ -175,11 +179,14 @@ def run_sync(
     observed_at: datetime | None = None,
     provider: str = DEFAULT_PROVIDER,
     max_removed_share: float | None = DEFAULT_MAX_REMOVED_SHARE,
+    lock_timeout: float = 0.0,
 ) -> SyncResult:
     """Record a run, obtain the payload, and apply it in one transaction.
 
     ``max_removed_share``: hold the sync (status ``held``, nothing applied) when it would
     retire more than this share of a provider's available models; None applies anyway.
+    ``lock_timeout``: seconds to wait for another sync to finish before giving up as
+    ``skipped``.
     """
     observed_at = observed_at or utcnow()
     result = SyncResult(
@@ -196,7 +203,7 @@ def run_sync(
         result.payload_sha256 = payload.sha256
         result.shape, result.providers = raw.shape, raw.providers
         result.warnings = raw.warnings
-        with sync_transaction(engine) as connection:
+        with sync_transaction(engine, wait=lock_timeout) as connection:
             counts = _apply(connection, payload.raw, raw, result, max_removed_share, provider)
             result.status = "succeeded"
             for name, value in asdict(counts).items():

@@ -51,6 +51,12 @@ from etl.cli.common import (
     help="Extra attempts after timeouts, 429 and 5xx [env CATALOG_ETL_RETRIES; default 4].",
 )
 @click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    help="Seconds to wait while another sync applies, instead of skipping"
+    " [env CATALOG_ETL_LOCK_TIMEOUT; default 0].",
+)
+@click.option(
     "--allow-mass-removal",
     is_flag=True,
     help="Apply even if more than CATALOG_ETL_MAX_REMOVED_SHARE (25%) of a provider's models"
@@ -72,6 +78,7 @@ def sync(
     provider: str | None,
     timeout: float | None,
     retries: int | None,
+    lock_timeout: float | None,
     allow_mass_removal: bool,
     allow_insecure_http: bool | None,
     database_url: str | None,
@@ -97,6 +104,7 @@ def sync(
         database_url=database_url,
         timeout=timeout,
         retries=retries,
+        lock_timeout=lock_timeout,
         allow_insecure_http=allow_insecure_http,
     )
     url = url or (settings.source_url if file is None else None)
@@ -106,6 +114,7 @@ def sync(
         "observed_at": observed_at,
         "provider": provider or DEFAULT_PROVIDER,
         "max_removed_share": None if allow_mass_removal else settings.max_removed_share,
+        "lock_timeout": settings.lock_timeout,
     }
     with database(settings.database_url, create=True) as engine:
         if file is not None:
