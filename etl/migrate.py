@@ -1,16 +1,24 @@
-"""Schema migrations (Alembic), run from Python so no ini file or checkout is needed."""
+"""Schema migrations (Alembic), run from Python so no ini file or checkout is needed.
+
+Checking that a database is current costs one query: the latest revision is read from the
+migration file names (``YYYYMMDD_<revision>_<slug>.py``, one linear history, see
+tests/test_migrations.py), and Alembic itself is only imported to migrate.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+_REVISION_FILE = re.compile(r"^(\d{8})_([0-9a-z]+)_\w*\.py$")
 
 
 class SchemaOutOfDate(RuntimeError):
@@ -27,7 +35,21 @@ def migrations_dir() -> Path:
     raise FileNotFoundError("catalog-etl's migrations are missing from this installation")
 
 
+def head_revision() -> str:
+    """The latest revision, from the migration file names: no Alembic import needed."""
+    found = sorted(
+        match.groups()
+        for path in (migrations_dir() / "versions").iterdir()
+        if (match := _REVISION_FILE.match(path.name))
+    )
+    if not found:
+        raise FileNotFoundError("catalog-etl's migration scripts are missing")
+    return found[-1][1]
+
+
 def alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(migrations_dir()))
     # Handed over in memory: the URL may carry a password and must not land in a file.
@@ -48,16 +70,19 @@ class SchemaState:
 
 
 def schema_state(engine: Engine) -> SchemaState:
-    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
-    assert head is not None
     with engine.connect() as connection:
-        current = MigrationContext.configure(connection).get_current_revision()
-        fresh = current is None and not inspect(connection).has_table("sync_runs")
-    return SchemaState(current=current, head=head, fresh=fresh)
+        tables = inspect(connection)
+        current = None
+        if tables.has_table("alembic_version"):
+            current = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        fresh = current is None and not tables.has_table("sync_runs")
+    return SchemaState(current=current, head=head_revision(), fresh=fresh)
 
 
 def upgrade(engine: Engine, revision: str = "head") -> SchemaState:
     """Bring the schema to ``revision`` (the latest by default). Safe to repeat."""
+    from alembic import command
+
     config = alembic_config(engine)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
