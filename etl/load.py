@@ -1,10 +1,10 @@
-"""Apply a normalized catalog to the database as one set of changes.
+"""Apply a catalog to the database as one set of changes.
 
 The work is proportional to what changed, not to the catalog: one query reads every
-known model's record hash; a model whose hash is unchanged costs nothing more. Only
-changed models have their stored state read (a few IN-list queries for all of them) and
-only real changes are written, in bulk. Nothing here commits: the caller's transaction
-makes the whole sync apply completely or not at all.
+known model's source hash; a model whose raw record still has that hash is not even
+validated. Only changed models are normalized and have their stored state read (a few
+IN-list queries for all of them), and only real changes are written, in bulk. Nothing here
+commits: the caller's transaction makes the whole sync apply completely or not at all.
 """
 
 from __future__ import annotations
