@@ -18,6 +18,8 @@ from sqlalchemy.exc import SQLAlchemyError
 if TYPE_CHECKING:
     from alembic.config import Config
 
+MIGRATION_LOCK_TIMEOUT = 300.0
+"""Seconds a migration waits for the sync lock (a running sync, another replica migrating)."""
 _REVISION_FILE = re.compile(r"^(\d{8})_([0-9a-z]+)_\w*\.py$")
 
 
@@ -79,14 +81,27 @@ def schema_state(engine: Engine) -> SchemaState:
     return SchemaState(current=current, head=head_revision(), fresh=fresh)
 
 
-def upgrade(engine: Engine, revision: str = "head") -> SchemaState:
-    """Bring the schema to ``revision`` (the latest by default). Safe to repeat."""
+def upgrade(
+    engine: Engine, revision: str = "head", *, lock_timeout: float = MIGRATION_LOCK_TIMEOUT
+) -> SchemaState:
+    """Bring the schema to ``revision`` (the latest by default). Safe to repeat.
+
+    Runs under the sync lock, waiting up to ``lock_timeout`` seconds for it: no sync runs
+    meanwhile, and replicas started together migrate one after the other."""
     from alembic import command
 
+    from etl.errors import SyncBusy
+    from etl.locks import sync_transaction
+
     config = alembic_config(engine)
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    try:
+        with sync_transaction(engine, wait=lock_timeout) as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+    except SyncBusy:
+        raise SchemaOutOfDate(
+            f"cannot migrate: another sync or migration held the lock for {lock_timeout:g} s"
+        ) from None
     return schema_state(engine)
 
 

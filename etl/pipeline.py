@@ -123,6 +123,7 @@ def sync_url(
     provider: str = DEFAULT_PROVIDER,
     max_removed_share: float | None = DEFAULT_MAX_REMOVED_SHARE,
     lock_timeout: float = 0.0,
+    on_start: Callable[[int], None] | None = None,
     **fetch_options: Any,
 ) -> SyncResult:
     """Fetch a catalog over HTTP (see :func:`etl.fetch.fetch_catalog`) and sync it.
@@ -148,6 +149,7 @@ def sync_url(
         provider=provider,
         max_removed_share=max_removed_share,
         lock_timeout=lock_timeout,
+        on_start=on_start,
     )
 
 
@@ -180,13 +182,14 @@ def run_sync(
     provider: str = DEFAULT_PROVIDER,
     max_removed_share: float | None = DEFAULT_MAX_REMOVED_SHARE,
     lock_timeout: float = 0.0,
+    on_start: Callable[[int], None] | None = None,
 ) -> SyncResult:
     """Record a run, obtain the payload, and apply it in one transaction.
 
     ``max_removed_share``: hold the sync (status ``held``, nothing applied) when it would
     retire more than this share of a provider's available models; None applies anyway.
     ``lock_timeout``: seconds to wait for another sync to finish before giving up as
-    ``skipped``.
+    ``skipped``. ``on_start`` is told the run id as soon as the run is recorded.
     """
     observed_at = observed_at or utcnow()
     result = SyncResult(
@@ -195,6 +198,8 @@ def run_sync(
         observed_at=observed_at,
         source=source,
     )
+    if on_start is not None:
+        on_start(result.run_id)
     try:
         obtained = obtain()
         result.http_status, result.attempts = obtained.http_status, obtained.attempts
@@ -334,3 +339,18 @@ def _record_failure(engine: Engine, result: SyncResult) -> None:
         raise DatabaseUnavailable(
             f"{result.error}; the failure could not be recorded: {describe_error(error)}"
         ) from None
+
+
+def abandon_run(engine: Engine, run_id: int, reason: str) -> bool:
+    """Mark a run that is still ``running`` as ``failed`` with ``reason`` (its process is
+    giving up on it); False when it already finished or the database did not answer."""
+    try:
+        with engine.begin() as connection:
+            done = connection.execute(
+                update(SyncRun)
+                .where(SyncRun.id == run_id, SyncRun.status == "running")
+                .values(status="failed", finished_at=utcnow(), error=reason)
+            )
+    except SQLAlchemyError:
+        return False
+    return bool(done.rowcount)

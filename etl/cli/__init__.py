@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from etl import __version__
-from etl.cli import backfill, db, read, sync
+from etl.cli import backfill, db, read, serve, sync
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,6 +25,8 @@ for command in (
     db.db,
     backfill.backfill,
     backfill.rebuild,
+    serve.serve,
+    serve.status,
 ):
     cli.add_command(command)
 

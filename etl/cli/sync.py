@@ -38,7 +38,8 @@ from etl.cli.common import (
 @click.option(
     "--provider",
     default=None,
-    help="Provider name for OpenRouter-shaped catalogs, which name none [default: openrouter].",
+    help="Provider name for OpenRouter-shaped catalogs, which name none"
+    " [env CATALOG_ETL_PROVIDER; default: openrouter].",
 )
 @click.option(
     "--timeout",
@@ -112,7 +113,7 @@ def sync(
         raise click.UsageError("give either --file PATH or --url URL (or CATALOG_ETL_SOURCE_URL)")
     options: dict[str, Any] = {
         "observed_at": observed_at,
-        "provider": provider or DEFAULT_PROVIDER,
+        "provider": provider or settings.provider or DEFAULT_PROVIDER,
         "max_removed_share": None if allow_mass_removal else settings.max_removed_share,
         "lock_timeout": settings.lock_timeout,
     }

@@ -1,0 +1,340 @@
+"""The long-running side: serve (sync on a schedule) and status (is it healthy?)."""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+from typing import Any
+
+import click
+
+from etl.cli.common import (
+    EXIT_FAILED,
+    database,
+    database_option,
+    format_option,
+    handle_errors,
+    make_console,
+    settings_from,
+)
+
+
+class DurationParam(click.ParamType):  # type: ignore[type-arg]  # generic only in stubs
+    """``30s``, ``15m``, ``1h``, ``1d``, ``1h30m``, or a bare number of seconds."""
+
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from etl.schedules import ScheduleError, parse_duration
+
+        if isinstance(value, timedelta):
+            return value
+        try:
+            return parse_duration(str(value))
+        except ScheduleError as error:
+            self.fail(str(error), param, ctx)
+
+
+DURATION = DurationParam()
+
+
+def _from_command_line(ctx: click.Context, name: str) -> bool:
+    return ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+
+
+@click.command()
+@click.option(
+    "--every",
+    type=DURATION,
+    envvar="CATALOG_ETL_EVERY",
+    help="Sync every DURATION (30s, 15m, 1h, 1d), on multiples of it since the epoch"
+    " [env CATALOG_ETL_EVERY].",
+)
+@click.option(
+    "--cron",
+    metavar="EXPR",
+    envvar="CATALOG_ETL_CRON",
+    help="Sync when a standard 5-field cron line matches ('17 * * * *') [env CATALOG_ETL_CRON].",
+)
+@click.option(
+    "--timezone",
+    metavar="ZONE",
+    envvar="CATALOG_ETL_TIMEZONE",
+    default="UTC",
+    show_default=True,
+    help="Time zone of --cron (IANA name) [env CATALOG_ETL_TIMEZONE].",
+)
+@click.option(
+    "--jitter",
+    type=DURATION,
+    envvar="CATALOG_ETL_JITTER",
+    help="Delay each run by a random time up to DURATION [env CATALOG_ETL_JITTER].",
+)
+@click.option(
+    "--run-now",
+    is_flag=True,
+    envvar="CATALOG_ETL_RUN_NOW",
+    help="Also sync once at start [env CATALOG_ETL_RUN_NOW].",
+)
+@click.option(
+    "--migrate",
+    is_flag=True,
+    envvar="CATALOG_ETL_MIGRATE",
+    help="Upgrade the database schema first instead of refusing to start"
+    " [env CATALOG_ETL_MIGRATE].",
+)
+@click.option(
+    "--grace-period",
+    type=DURATION,
+    envvar="CATALOG_ETL_GRACE_PERIOD",
+    default="30s",
+    show_default=True,
+    help="On SIGTERM/SIGINT, how long a running sync may take to finish before it is rolled"
+    " back [env CATALOG_ETL_GRACE_PERIOD].",
+)
+@click.option("--url", help="Catalog URL [env CATALOG_ETL_SOURCE_URL].")
+@click.option(
+    "--provider",
+    default=None,
+    help="Provider name for OpenRouter-shaped catalogs [env CATALOG_ETL_PROVIDER;"
+    " default openrouter].",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds for the whole fetch, retries included [env CATALOG_ETL_TIMEOUT; default 110].",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    help="Extra attempts after timeouts, 429 and 5xx [env CATALOG_ETL_RETRIES; default 4].",
+)
+@click.option(
+    "--allow-insecure-http",
+    is_flag=True,
+    default=None,
+    help="Allow plain http:// to hosts other than loopback.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["human", "json"]),
+    envvar="CATALOG_ETL_LOG_FORMAT",
+    default="human",
+    show_default=True,
+    help="Log lines for people, or JSON lines [env CATALOG_ETL_LOG_FORMAT].",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    envvar="CATALOG_ETL_LOG_LEVEL",
+    default="info",
+    show_default=True,
+    help="Least severe level logged [env CATALOG_ETL_LOG_LEVEL].",
+)
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(min=1, max=65535),
+    envvar="CATALOG_ETL_METRICS_PORT",
+    help="Serve Prometheus metrics on this port at /metrics [env CATALOG_ETL_METRICS_PORT].",
+)
+@click.option(
+    "--metrics-address",
+    metavar="ADDRESS",
+    envvar="CATALOG_ETL_METRICS_ADDRESS",
+    default="0.0.0.0",
+    show_default=True,
+    help="Address the metrics server listens on [env CATALOG_ETL_METRICS_ADDRESS].",
+)
+@database_option
+@click.pass_context
+@handle_errors
+def serve(
+    ctx: click.Context,
+    every: timedelta | None,
+    cron: str | None,
+    timezone: str,
+    jitter: timedelta | None,
+    run_now: bool,
+    migrate: bool,
+    grace_period: timedelta,
+    url: str | None,
+    provider: str | None,
+    timeout: float | None,
+    retries: int | None,
+    allow_insecure_http: bool | None,
+    log_format: str,
+    log_level: str,
+    metrics_port: int | None,
+    metrics_address: str,
+    database_url: str | None,
+) -> None:
+    """Sync the catalog on a schedule until stopped (SIGTERM or SIGINT: exit 0).
+
+    Several replicas (and cron-launched syncs) may share one database: one sync applies at a
+    time and the others record a `skipped` run. The database must be at the latest schema
+    revision (`catalog-etl db upgrade`), unless --migrate is given.
+
+    \b
+    Examples:
+        catalog-etl serve --every 1h --url https://openrouter.ai/api/v1/models
+        catalog-etl serve --cron "17 * * * *" --jitter 2m --run-now --log-format json
+    """
+    from etl.db.engine import parse_url
+    from etl.fetch import FetchSettings
+    from etl.logs import configure_logging
+    from etl.metrics import Metrics
+    from etl.scheduler import Service, ServiceConfig, SyncJob
+    from etl.schedules import ScheduleError, parse_timezone
+    from etl.schedules import cron as cron_schedule
+    from etl.schedules import every as every_schedule
+    from etl.shapes import DEFAULT_PROVIDER
+
+    settings = settings_from(
+        database_url=database_url,
+        source_url=url,
+        provider=provider,
+        timeout=timeout,
+        retries=retries,
+        allow_insecure_http=allow_insecure_http,
+    )
+    if every is not None and cron is not None:
+        # A flag wins over the environment; two flags (or two variables) conflict.
+        every_flag, cron_flag = _from_command_line(ctx, "every"), _from_command_line(ctx, "cron")
+        if every_flag != cron_flag:
+            every, cron = (every, None) if every_flag else (None, cron)
+    if (every is None) == (cron is None):
+        raise click.UsageError(
+            "give the schedule: either --every DURATION or --cron EXPR"
+            " (or CATALOG_ETL_EVERY / CATALOG_ETL_CRON)"
+        )
+    if not settings.source_url:
+        raise click.UsageError("give the catalog's URL: --url URL (or CATALOG_ETL_SOURCE_URL)")
+    try:
+        zone = parse_timezone(timezone)
+        schedule = (
+            every_schedule(every, jitter=jitter, timezone=zone)
+            if every is not None
+            else cron_schedule(cron or "", jitter=jitter, timezone=zone)
+        )
+    except ScheduleError as error:
+        raise click.UsageError(str(error)) from None
+    token = settings.token()
+    configure_logging(
+        log_format,
+        log_level,
+        secrets=(token, parse_url(settings.database_url).password),
+    )
+    job = SyncJob(
+        url=settings.source_url,
+        token=token,
+        fetch_settings=FetchSettings(
+            total_timeout=settings.timeout,
+            retries=settings.retries,
+            allow_insecure_http=settings.allow_insecure_http,
+        ),
+        provider=settings.provider or DEFAULT_PROVIDER,
+        max_removed_share=settings.max_removed_share,
+    )
+    config = ServiceConfig(
+        database_url=settings.database_url,
+        schedule=schedule,
+        job=job,
+        run_now=run_now,
+        migrate=migrate,
+        grace_period=grace_period.total_seconds(),
+        metrics=Metrics() if metrics_port is not None else None,
+        metrics_port=metrics_port,
+        metrics_address=metrics_address,
+    )
+    sys.exit(_run_service(Service(config)))
+
+
+def _run_service(service: Any) -> int:
+    """Run, turning what a restart cannot fix into one logged error and exit code 1 (in the
+    log format chosen, rather than a traceback)."""
+    import logging
+
+    from etl.db.engine import DatabaseURLError
+    from etl.migrate import DatabaseMissing, SchemaOutOfDate
+
+    try:
+        code: int = service.run()
+    except (DatabaseMissing, DatabaseURLError, SchemaOutOfDate, OSError) as error:
+        logging.getLogger("etl.serve").error(
+            "cannot serve: %s", error, extra={"fields": {"event": "fatal", "error": str(error)}}
+        )
+        return EXIT_FAILED
+    return code
+
+
+@click.command()
+@click.option(
+    "--max-age",
+    type=DURATION,
+    help="Exit 1 when the last successful sync finished longer ago than DURATION (2h, 30m):"
+    " a health check.",
+)
+@database_option
+@format_option
+@handle_errors
+def status(max_age: timedelta | None, database_url: str | None, output_format: str) -> None:
+    """Show the last run, the last successful run, the models available now and the next
+    scheduled run. With --max-age, exit 1 when the last success is older than that.
+
+    \b
+    Examples:
+        catalog-etl status
+        catalog-etl status --max-age 2h --format json
+    """
+    from etl import render
+    from etl.status import status_report
+
+    with database(database_url) as engine, engine.connect() as connection:
+        report = status_report(connection, max_age=max_age)
+    console = make_console()
+    if output_format == "json":
+        render.print_json(console, report)
+    else:
+        _print_status(console, report)
+    if not report["healthy"]:
+        sys.exit(EXIT_FAILED)
+
+
+def _describe_run(run: dict[str, Any]) -> str:
+    text = f"#{run['id']} {run['status']}, started {run['started_at']}"
+    if run["duration_seconds"] is not None:
+        text += f" ({run['duration_seconds']:g} s)"
+    if run["status"] == "succeeded":
+        text += (
+            f": {run['models_seen']} models seen, {run['added']} added, {run['removed']}"
+            f" removed, {run['returned']} returned, {run['price_changes']} price changes"
+        )
+    elif run["error"]:
+        text += f": {run['error']}"
+    return text
+
+
+def _print_status(console: Any, report: dict[str, Any]) -> None:
+    from etl.status import describe_age
+
+    def line(label: str, value: str) -> None:
+        console.print(f"{label + ':':<18} {value}", highlight=False, soft_wrap=True)
+
+    last_run, last_success = report["last_run"], report["last_success"]
+    line("last run", _describe_run(last_run) if last_run else "none")
+    if last_success:
+        age = describe_age(report["last_success_age_seconds"])
+        line("last success", f"{_describe_run(last_success)}; finished {age} ago")
+    else:
+        line("last success", "none")
+    line("models available", str(report["models_available"]))
+    line("next run", report["next_run_at"] or "unknown (no running serve has reported one)")
+    for service in report["services"]:
+        state = "stale" if service["stale"] else "running"
+        line(
+            "service",
+            f"{service['hostname']} pid {service['pid']} ({state}): {service['schedule']};"
+            f" heartbeat {service['heartbeat_at']}, next run {service['next_run_at'] or '-'}",
+        )
+    if report["max_age_seconds"] is not None:
+        line("health", "ok" if report["healthy"] else f"[red]unhealthy[/]: {report['problem']}")

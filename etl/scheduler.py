@@ -1,0 +1,609 @@
+"""``catalog-etl serve``: sync on a schedule (APScheduler 3), safely, for as long as it runs.
+
+The schedule is one job with a fixed id (:data:`JOB_ID`) on a ``BackgroundScheduler`` with a
+single worker thread, added with settings chosen on purpose:
+
+* ``max_instances=1``: a tick that comes while the previous sync still runs is dropped (with
+  a warning from APScheduler), never run beside it.
+* ``coalesce=True``: after a pause (a suspended machine, a sync longer than the period) the
+  runs that were missed become one run, not a burst.
+* ``misfire_grace_time`` = the schedule's period, explicitly: APScheduler 3's default of 1 s
+  silently drops a run that starts a second late. With coalescing this means "once late,
+  run once, as soon as possible".
+
+``--every`` ticks fall on multiples of the interval since the Unix epoch (1h: at every full
+hour UTC; 15m: at :00, :15, :30, :45), so replicas with the same schedule tick together and
+the sync lock (:mod:`etl.locks`) lets exactly one of them apply; ``--run-now`` adds a run at
+start without shifting that alignment. ``--cron`` is standard 5-field cron (0 or 7 is
+Sunday; a restricted day of month and day of week match either), in ``--timezone``.
+
+Every tick uses a fresh engine, disposed afterwards, so a database that went away and came
+back costs one failed tick and nothing else. A tick that cannot even record its run (the
+database is down) is logged, not raised: the service keeps its schedule.
+
+Stopping (SIGTERM, SIGINT, :meth:`Service.request_stop`): no new tick starts; a running sync
+may finish within the grace period. Past it (or on a second signal) the sync's transaction
+is rolled back at its next statement and its run recorded ``failed``; a sync stuck in
+network I/O even then is abandoned :data:`HARD_STOP_SECONDS` later by exiting, which the
+database answers by rolling back whatever was open; its run is marked ``failed``.
+
+A running service records itself in ``services``: host, pid, schedule, a heartbeat every
+:data:`~etl.status.HEARTBEAT_SECONDS` and after every sync, the next run, and the time it
+stopped. ``catalog-etl status`` reads it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import Connection, Engine, event, insert, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
+
+from etl.db.engine import describe_error, display_url, make_engine
+from etl.db.tables import Service as ServiceRow
+from etl.errors import DatabaseUnavailable, SyncError
+from etl.fetch import FetchSettings, safe_url
+from etl.metrics import Metrics
+from etl.migrate import DatabaseMissing, SchemaOutOfDate, SchemaState, schema_state
+from etl.pipeline import DEFAULT_MAX_REMOVED_SHARE, SyncResult, abandon_run, sync_url
+from etl.schedules import Schedule
+from etl.shapes import DEFAULT_PROVIDER
+from etl.status import HEARTBEAT_SECONDS, last_success_at, models_available
+from etl.times import iso, utcnow
+
+logger = logging.getLogger("etl.serve")
+
+JOB_ID = "catalog-etl-sync"
+"""The one scheduled job."""
+DEFAULT_GRACE_PERIOD = 30.0
+HARD_STOP_SECONDS = 10.0
+"""After the grace period, how long a sync gets to roll back before the process exits."""
+MIGRATION_LOCK_TIMEOUT = 300
+"""Seconds ``serve --migrate`` waits for the sync lock (another replica migrating, a sync)."""
+MAX_STARTUP_RETRY_DELAY = 30.0
+CONNECT_TIMEOUT = 10
+"""Seconds to wait for a PostgreSQL connection (unless the URL sets ``connect_timeout``): a
+database that does not answer must not hold a tick, or the heartbeat, for minutes."""
+HEARTBEAT_BUSY_TIMEOUT_MS = 2000
+"""On SQLite, how long the heartbeat waits for a write lock held by a sync (it runs on the main
+thread, which must stay free to react to signals)."""
+
+
+class SyncInterrupted(SyncError):
+    """``serve`` is stopping and the grace period is over: the sync is abandoned."""
+
+    retryable = True
+
+
+# --- durations and schedules -------------------------------------------------------------
+
+
+# --- the database ------------------------------------------------------------------------
+
+
+def migrate_database(engine: Engine, *, lock_timeout: int = MIGRATION_LOCK_TIMEOUT) -> SchemaState:
+    """Upgrade to the latest revision, holding the sync lock (see :func:`etl.migrate.upgrade`)."""
+    from etl.migrate import upgrade
+
+    return upgrade(engine, lock_timeout=lock_timeout)
+
+
+def service_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for serve's own use: a bounded connect time on PostgreSQL."""
+    from etl.db.engine import parse_url
+
+    parsed = parse_url(url)
+    if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+        kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
+    return make_engine(url, **kwargs)
+
+
+def interruptible(engine: Engine, interrupt: threading.Event, reason: str) -> None:
+    """Make the sync's write transaction on ``engine`` fail at its next statement once
+    ``interrupt`` is set, so it rolls back and its run is recorded ``failed`` with ``reason``.
+
+    Only the write transaction is cut (recognised by the ``sqlite_immediate`` option that
+    :func:`etl.db.engine.write_transaction` sets on both backends): the run row's own
+    bookkeeping still goes through, and only the first statement after the interrupt fails.
+    """
+    armed = [True]
+
+    def before_cursor_execute(connection: Connection, *_: Any) -> None:
+        if (
+            armed[0]
+            and interrupt.is_set()
+            and connection.get_execution_options().get("sqlite_immediate")
+        ):
+            armed[0] = False
+            raise SyncInterrupted(reason)
+
+    event.listen(engine, "before_cursor_execute", before_cursor_execute)
+
+
+# --- the service -------------------------------------------------------------------------
+
+
+def build_scheduler(schedule: Schedule, tick: Callable[[], None], *, run_now: bool = False) -> Any:
+    """A ``BackgroundScheduler`` (not started) with one worker thread and the one sync job
+    (see the module documentation for why each setting)."""
+    scheduler = BackgroundScheduler(
+        timezone=schedule.timezone,
+        executors={"default": ThreadPoolExecutor(max_workers=1)},
+    )
+    options: dict[str, Any] = {}
+    if run_now:
+        options["next_run_time"] = datetime.now(schedule.timezone)
+    scheduler.add_job(
+        tick,
+        trigger=schedule.trigger,
+        id=JOB_ID,
+        name="sync",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=schedule.misfire_grace_time,
+        replace_existing=True,
+        **options,
+    )
+    return scheduler
+
+
+@dataclass(frozen=True)
+class SyncJob:
+    """What each tick syncs, and how (the same settings as ``catalog-etl sync --url``)."""
+
+    url: str
+    token: str | None = field(default=None, repr=False)
+    fetch_settings: FetchSettings = field(default_factory=FetchSettings)
+    provider: str = DEFAULT_PROVIDER
+    max_removed_share: float | None = DEFAULT_MAX_REMOVED_SHARE
+
+    @property
+    def shown_url(self) -> str:
+        shown = safe_url(self.url)
+        return shown.replace(self.token, "***") if self.token else shown
+
+
+@dataclass
+class ServiceConfig:
+    database_url: str = field(repr=False)
+    schedule: Schedule
+    job: SyncJob
+    run_now: bool = False
+    migrate: bool = False
+    grace_period: float = DEFAULT_GRACE_PERIOD
+    heartbeat_interval: float = HEARTBEAT_SECONDS
+    metrics: Metrics | None = None
+    metrics_port: int | None = None
+    metrics_address: str = "0.0.0.0"
+
+
+_STATUS_LEVELS = {
+    "succeeded": logging.INFO,
+    "skipped": logging.INFO,
+    "held": logging.WARNING,
+    "failed": logging.ERROR,
+}
+_RESULT_FIELDS = (
+    "run_id",
+    "status",
+    "source",
+    "http_status",
+    "attempts",
+    "bytes",
+    "payload_sha256",
+    "models_seen",
+    "added",
+    "removed",
+    "returned",
+    "versions_written",
+    "price_changes",
+    "error",
+    "retryable",
+)
+
+
+class Service:
+    """One ``catalog-etl serve`` process: :meth:`run` blocks until stopped, then returns 0."""
+
+    def __init__(
+        self, config: ServiceConfig, *, hard_exit: Callable[[int], Any] = os._exit
+    ) -> None:
+        self.config = config
+        self._hard_exit = hard_exit
+        self._stopping = threading.Event()
+        self._interrupt = threading.Event()
+        self._wake = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._signals: list[str] = []
+        self._scheduler: Any = None
+        self._service_id: int | None = None
+        self._current_run_id: int | None = None
+        self._heartbeat_failing = False
+        self._control: Engine | None = None
+        self.ticks = 0
+        """Ticks that started a sync."""
+
+    # Stopping ------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """Stop as SIGTERM does; a second call stops the running sync (rolled back)."""
+        if self._stopping.is_set():
+            self._interrupt.set()
+        self._stopping.set()
+        self._wake.set()
+
+    def _on_signal(self, number: int, _frame: FrameType | None) -> None:
+        # Only flags here: logging from a signal handler can interleave with a log line the
+        # main thread was writing.
+        self._signals.append(signal.Signals(number).name)
+        self.request_stop()
+
+    # Running -------------------------------------------------------------------------
+
+    def run(self, *, handle_signals: bool = True) -> int:
+        """Serve until stopped. Raises for what a restart cannot fix (an old schema, a port
+        in use); waits, logging, while the database cannot be reached at start."""
+        # Heartbeats and the start-up check: a new connection each time, never a stale one.
+        self._control = service_engine(self.config.database_url, poolclass=NullPool)
+        previous = {}
+        if handle_signals:
+            for number in (signal.SIGTERM, signal.SIGINT):
+                previous[number] = signal.signal(number, self._on_signal)
+        stop_metrics: Callable[[], None] | None = None
+        try:
+            if self.config.metrics_port is not None:
+                metrics = self.config.metrics or Metrics()
+                self.config.metrics = metrics
+                stop_metrics = metrics.serve(self.config.metrics_port, self.config.metrics_address)
+            if not self._prepare_database():
+                self._log_stop()
+                return 0
+            self._start_scheduler()
+            while not self._stopping.is_set():
+                self._wake.wait(self.config.heartbeat_interval)
+                self._wake.clear()
+                if not self._stopping.is_set():
+                    self._heartbeat()
+            self._stop_scheduler()
+            return 0
+        finally:
+            if stop_metrics is not None:
+                stop_metrics()
+            self._control.dispose()
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+
+    def _prepare_database(self) -> bool:
+        """Check (or, with ``migrate``, upgrade) the schema; False if stopped meanwhile."""
+        assert self._control is not None
+        engine = self._control
+        database = engine.url.database
+        if (
+            engine.dialect.name == "sqlite"
+            and not self.config.migrate
+            and database not in (None, "", ":memory:")
+            and not Path(database).exists()
+        ):
+            raise DatabaseMissing(
+                f"no database at {database}: run `catalog-etl db upgrade` first, or start"
+                " serve with --migrate"
+            )
+        delay = 1.0
+        while not self._stopping.is_set():
+            try:
+                state = schema_state(engine)
+                if not state.up_to_date:
+                    if not self.config.migrate:
+                        raise SchemaOutOfDate(
+                            f"database schema is at revision {state.current or 'none'}, this"
+                            f" catalog-etl needs {state.head}: run `catalog-etl db upgrade`"
+                            " first, or start serve with --migrate"
+                        )
+                    state = migrate_database(engine)
+                    logger.info(
+                        "database migrated to revision %s",
+                        state.current,
+                        extra={"fields": {"event": "migrated", "revision": state.current}},
+                    )
+                return True
+            except SQLAlchemyError as error:
+                logger.warning(
+                    "database %s not ready: %s; trying again in %g s",
+                    display_url(engine.url),
+                    describe_error(error),
+                    delay,
+                    extra={"fields": {"event": "database_unavailable", "retry_in": delay}},
+                )
+            if self._stopping.wait(delay):
+                break
+            delay = min(delay * 2, MAX_STARTUP_RETRY_DELAY)
+        return False
+
+    def _start_scheduler(self) -> None:
+        schedule = self.config.schedule
+        scheduler = build_scheduler(schedule, self.tick, run_now=self.config.run_now)
+        # Paused until the service is recorded, so that even a first run at once (--run-now)
+        # comes after the services row, and the row has the next run time.
+        scheduler.start(paused=True)
+        self._scheduler = scheduler
+        self._heartbeat()
+        scheduler.resume()
+        next_run = self._next_run_at()
+        logger.info(
+            "serving %s (misfire grace %s s): %s into %s; next run at %s",
+            schedule.description,
+            schedule.misfire_grace_time,
+            self.config.job.shown_url,
+            display_url(self.config.database_url),
+            iso(next_run) if next_run else "never",
+            extra={
+                "fields": {
+                    "event": "started",
+                    "schedule": schedule.description,
+                    "misfire_grace_time": schedule.misfire_grace_time,
+                    "source": self.config.job.shown_url,
+                    "database": display_url(self.config.database_url),
+                    "next_run_at": iso(next_run) if next_run else None,
+                    "hostname": socket.gethostname(),
+                    "pid": os.getpid(),
+                }
+            },
+        )
+
+    def _stop_scheduler(self) -> None:
+        self._scheduler.shutdown(wait=False)  # no new tick; a running one goes on
+        if not self._idle.is_set():
+            grace = self.config.grace_period
+            logger.info(
+                "%s: stopping; the running sync has %g s to finish",
+                self._reason(),
+                grace,
+                extra={"fields": {"event": "stopping", "grace_period": grace}},
+            )
+            deadline = time.monotonic() + grace
+            while not self._interrupt.is_set() and time.monotonic() < deadline:
+                if self._idle.wait(min(0.2, max(0.0, deadline - time.monotonic()))):
+                    break
+            if not self._idle.is_set():
+                self._interrupt.set()
+                logger.warning(
+                    "rolling back the running sync (%s)",
+                    "second signal" if self._signals[1:] else "grace period over",
+                    extra={"fields": {"event": "interrupting"}},
+                )
+                if not self._idle.wait(HARD_STOP_SECONDS):
+                    logger.error(
+                        "the sync did not stop within %g s; exiting without it: the database"
+                        " rolls back its open transaction, its run is marked failed",
+                        HARD_STOP_SECONDS,
+                        extra={"fields": {"event": "abandoned"}},
+                    )
+                    self._abandon_current_run()
+                    self._unregister()
+                    logging.shutdown()
+                    self._hard_exit(0)
+                    return
+        self._unregister()
+        self._log_stop()
+
+    def _reason(self) -> str:
+        return f"received {self._signals[0]}" if self._signals else "stop requested"
+
+    def _log_stop(self) -> None:
+        logger.info("%s: stopped", self._reason(), extra={"fields": {"event": "stopped"}})
+
+    # One tick ------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        """Run one sync now (the scheduled job). Never raises: every outcome is logged."""
+        self._idle.clear()
+        try:
+            if self._stopping.is_set():
+                return
+            self.ticks += 1
+            self._current_run_id = None
+            self._sync_once()
+        finally:
+            self._idle.set()
+            self._wake.set()
+
+    def _sync_once(self) -> None:
+        started = time.monotonic()
+        engine = service_engine(self.config.database_url)  # fresh each tick, disposed after
+        interruptible(
+            engine,
+            self._interrupt,
+            f"serve stopped: the sync was rolled back after the {self.config.grace_period:g} s"
+            " grace period",
+        )
+        try:
+            state = schema_state(engine)
+            if not state.up_to_date:
+                self._unrecorded(
+                    f"the database schema is now at revision {state.current or 'none'} but"
+                    f" this catalog-etl needs {state.head}: sync not run; restart serve with"
+                    " a matching catalog-etl",
+                    started,
+                )
+                return
+            result = self._sync(engine)
+        except (DatabaseUnavailable, SyncInterrupted) as error:
+            self._unrecorded(str(error), started)
+        except SQLAlchemyError as error:
+            self._unrecorded(f"database unavailable: {describe_error(error)}", started)
+        except Exception as error:
+            logger.exception(
+                "sync failed with an internal error; serve keeps running",
+                extra={"fields": {"event": "sync", "status": "failed", "error": repr(error)}},
+            )
+            self._count("failed", started, 0)
+        else:
+            self._report(result, started)
+        finally:
+            engine.dispose()
+
+    def _sync(self, engine: Engine) -> SyncResult:
+        job = self.config.job
+        return sync_url(
+            engine,
+            job.url,
+            token=job.token,
+            fetch_settings=job.fetch_settings,
+            provider=job.provider,
+            max_removed_share=job.max_removed_share,
+            on_start=self._run_started,
+            sleep=self._sleep,
+        )
+
+    def _run_started(self, run_id: int) -> None:
+        self._current_run_id = run_id
+
+    def _abandon_current_run(self) -> None:
+        run_id = self._current_run_id
+        if run_id is None:
+            return
+        engine = service_engine(self.config.database_url)
+        try:
+            abandon_run(engine, run_id, f"abandoned: serve stopped ({self._reason()})")
+        finally:
+            engine.dispose()
+
+    def _sleep(self, seconds: float) -> None:
+        """The fetch's pause between retries, cut short when the sync must stop."""
+        if self._interrupt.wait(seconds):
+            raise SyncInterrupted("serve stopped: the fetch was abandoned between retries")
+
+    def _report(self, result: SyncResult, started: float) -> None:
+        duration = time.monotonic() - started
+        fields: dict[str, Any] = {"event": "sync", "recorded": True}
+        fields.update({name: getattr(result, name) for name in _RESULT_FIELDS})
+        fields["observed_at"] = iso(result.observed_at) if result.observed_at else None
+        fields["duration_seconds"] = round(duration, 3)
+        fields["warnings"] = len(result.warnings)
+        if result.status == "succeeded":
+            message = (
+                f"run {result.run_id} succeeded in {duration:.2f} s: {result.models_seen}"
+                f" models seen, {result.added} added, {result.removed} removed,"
+                f" {result.returned} returned; {result.versions_written} versions and"
+                f" {result.price_changes} price changes written"
+            )
+            if result.warnings:
+                message += f"; {len(result.warnings)} warnings (see catalog-etl runs)"
+        else:
+            message = f"run {result.run_id} {result.status} in {duration:.2f} s: {result.error}"
+            if result.status == "failed":
+                message += "; next tick tries again" if result.retryable else ""
+        logger.log(_STATUS_LEVELS[result.status], "%s", message, extra={"fields": fields})
+        self._count(result.status, started, result.price_changes)
+
+    def _unrecorded(self, error: str, started: float) -> None:
+        duration = time.monotonic() - started
+        logger.error(
+            "sync failed in %.2f s and could not be recorded: %s; serve keeps running",
+            duration,
+            error,
+            extra={
+                "fields": {
+                    "event": "sync",
+                    "recorded": False,
+                    "run_id": None,
+                    "status": "failed",
+                    "error": error,
+                    "duration_seconds": round(duration, 3),
+                }
+            },
+        )
+        self._count("failed", started, 0)
+
+    def _count(self, status: str, started: float, price_changes: int) -> None:
+        if self.config.metrics is not None:
+            duration = time.monotonic() - started
+            self.config.metrics.observe_run(status, duration, price_changes, time.time())
+
+    # The services row ----------------------------------------------------------------
+
+    def _next_run_at(self) -> datetime | None:
+        job = self._scheduler.get_job(JOB_ID) if self._scheduler is not None else None
+        moment: datetime | None = job.next_run_time if job is not None else None
+        return moment.astimezone(UTC) if moment is not None else None
+
+    def _heartbeat(self) -> None:
+        """Record that this service is alive and when it runs next; refresh the metrics."""
+        assert self._control is not None
+        if not self._idle.is_set() and self._control.dialect.name == "sqlite":
+            return  # it would wait for our own sync's write lock; the sync wakes one when done
+        now = utcnow()
+        values = {"heartbeat_at": now, "next_run_at": self._next_run_at()}
+        service_id = self._service_id
+        try:
+            with self._control.begin() as connection:
+                if connection.dialect.name == "sqlite":
+                    connection.exec_driver_sql(f"PRAGMA busy_timeout = {HEARTBEAT_BUSY_TIMEOUT_MS}")
+                if service_id is None:
+                    service_id = connection.execute(
+                        insert(ServiceRow)
+                        .values(
+                            hostname=socket.gethostname()[:255],
+                            pid=os.getpid(),
+                            schedule=self.config.schedule.description,
+                            started_at=now,
+                            **values,
+                        )
+                        .returning(ServiceRow.id)
+                    ).scalar_one()
+                else:
+                    connection.execute(
+                        update(ServiceRow).where(ServiceRow.id == service_id).values(**values)
+                    )
+                if self.config.metrics is not None:
+                    success = last_success_at(connection)
+                    self.config.metrics.observe_database(
+                        success.timestamp() if success else None, models_available(connection)
+                    )
+        except SQLAlchemyError as error:
+            if not self._heartbeat_failing:
+                logger.warning(
+                    "cannot record the heartbeat: %s",
+                    describe_error(error),
+                    extra={"fields": {"event": "heartbeat_failed"}},
+                )
+            self._heartbeat_failing = True
+        else:
+            self._service_id = service_id
+            if self._heartbeat_failing:
+                logger.info("heartbeat recorded again", extra={"fields": {"event": "heartbeat_ok"}})
+            self._heartbeat_failing = False
+
+    def _unregister(self) -> None:
+        assert self._control is not None
+        if self._service_id is None:
+            return
+        now = utcnow()
+        try:
+            with self._control.begin() as connection:
+                connection.execute(
+                    update(ServiceRow)
+                    .where(ServiceRow.id == self._service_id)
+                    .values(stopped_at=now, heartbeat_at=now, next_run_at=None)
+                )
+        except SQLAlchemyError as error:
+            logger.warning(
+                "cannot record that serve stopped: %s",
+                describe_error(error),
+                extra={"fields": {"event": "heartbeat_failed"}},
+            )
