@@ -11,6 +11,7 @@ price and ``"0.00000008333333333333334"`` survives every round trip.
 
 from __future__ import annotations
 
+import functools
 import re
 from decimal import Context, Decimal
 from typing import Final, Literal
@@ -33,7 +34,8 @@ class PriceError(ValueError):
 
 
 def parse_price(value: object) -> Price:
-    """Read one price component as sent upstream.
+    """Read one price component as sent upstream (a catalog repeats a few hundred distinct
+    price strings thousands of times: they are parsed once).
 
     >>> parse_price("0.0000030")
     Decimal('0.0000030')
@@ -42,6 +44,11 @@ def parse_price(value: object) -> Price:
     """
     if not isinstance(value, str):
         raise PriceError(f"price must be a decimal string, got {type(value).__name__}")
+    return _parse_price_text(value)
+
+
+@functools.lru_cache(maxsize=16_384)
+def _parse_price_text(value: str) -> Price:
     if len(value) > _MAX_PRICE_TEXT:
         raise PriceError(f"price string is {len(value)} characters long")
     # Decimal() alone would also take "1_000", " 1 " and "NaN".
@@ -78,6 +85,7 @@ def _checked(amount: Decimal, text: str) -> Price:
     return amount
 
 
+@functools.lru_cache(maxsize=16_384)
 def canonical(amount: Decimal) -> str:
     """The one text form of an amount: no exponent, no trailing zeros, ``"0"`` for zero.
 

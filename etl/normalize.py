@@ -17,7 +17,7 @@ import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -229,20 +229,23 @@ def _normalize_group(
 ) -> ModelRecord:
     """One record from every copy of a model id: identical copies (after normalization) are
     one model, found in several categories; copies that disagree are all rejected."""
-    categories = sorted({c.category for c in copies if c.category is not None})
-    records = [_normalize_one(shape, provider, copy.document) for copy in copies]
+    categories = sorted({c.category for c in copies if c.category is not None}) or None
+    records = [
+        _normalize_one(shape, provider, copy.document, categories, digest) for copy in copies
+    ]
     if len(records) > 1 and len({record.record_hash for record in records}) > 1:
         raise RecordRejected(f"listed {len(copies)} times with different content")
-    fields = records[0].fields
-    if categories:
-        fields = {**fields, "categories": tuple(categories)}
-    return replace(records[0], fields=fields, source_hash=digest)
+    return records[0]
 
 
-def _normalize_one(shape: Shape, provider: str, document: Any) -> ModelRecord:
+def _normalize_one(
+    shape: Shape, provider: str, document: Any, categories: list[str] | None, digest: str
+) -> ModelRecord:
     if shape == "insforge-flat":
-        return normalize_flat(_validate(FlatModelIn, document), provider)
-    return normalize_model(_validate(ModelIn, document), provider)
+        return normalize_flat(_validate(FlatModelIn, document), provider, source_hash=digest)
+    return normalize_model(
+        _validate(ModelIn, document), provider, categories=categories, source_hash=digest
+    )
 
 
 def _validate(schema: type[ModelIn] | type[FlatModelIn], document: Any) -> Any:
@@ -260,7 +263,11 @@ def _names(values: Iterable[str] | None) -> tuple[str, ...]:
 
 
 def normalize_model(
-    model: ModelIn, provider: str, *, categories: list[str] | None = None
+    model: ModelIn,
+    provider: str,
+    *,
+    categories: list[str] | None = None,
+    source_hash: str = "",
 ) -> ModelRecord:
     """A model object of OpenRouter's list or InsForge's categorized response.
 
@@ -307,7 +314,7 @@ def normalize_model(
     fields.update(pricing.pop("fields"))
     if pricing:
         extra["pricing"] = pricing
-    return ModelRecord(provider, model.id, fields, extra, prices)
+    return ModelRecord(provider, model.id, fields, extra, prices, source_hash=source_hash)
 
 
 def _pricing(block: Mapping[str, Any] | None) -> tuple[dict[str, Price], dict[str, Any]]:
@@ -335,7 +342,7 @@ def _pricing(block: Mapping[str, Any] | None) -> tuple[dict[str, Price], dict[st
     return prices, {"fields": fields, **others}
 
 
-def normalize_flat(model: FlatModelIn, provider: str) -> ModelRecord:
+def normalize_flat(model: FlatModelIn, provider: str, *, source_hash: str = "") -> ModelRecord:
     """A model of InsForge's flat list. It reports modalities and prompt/completion prices
     only; everything else keeps its last known value."""
     reported = model.model_fields_set
@@ -357,7 +364,14 @@ def normalize_flat(model: FlatModelIn, provider: str) -> ModelRecord:
     if model.model_id is not None and model.model_id != model.id:
         extra["modelId"] = model.model_id
     return ModelRecord(
-        provider, model.id, fields, extra, prices, extra_partial=True, prices_partial=True
+        provider,
+        model.id,
+        fields,
+        extra,
+        prices,
+        extra_partial=True,
+        prices_partial=True,
+        source_hash=source_hash,
     )
 
 
