@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from etl import __version__
-from etl.cli import backfill, db, read, serve, sync
+from etl.cli import backfill, db, read, reports, serve, sync
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,6 +22,10 @@ for command in (
     read.models,
     read.diff,
     read.runs,
+    reports.history,
+    reports.prices,
+    reports.report,
+    reports.chart,
     db.db,
     backfill.backfill,
     backfill.rebuild,

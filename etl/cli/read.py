@@ -14,6 +14,7 @@ from etl.cli.common import (
     handle_errors,
     make_console,
 )
+from etl.cli.reports import ALL_FORMATS, check_window, filter_options, formats_option, make_filters
 
 
 @click.command()
@@ -23,30 +24,71 @@ from etl.cli.common import (
 @handle_errors
 def models(as_of: datetime, database_url: str | None, output_format: str) -> None:
     """List the models available as of a time (the latest observation at or before it)."""
-    from etl import render
     from etl.queries import models_report
+    from etl.reports import terminal
 
     with database(database_url) as engine, engine.connect() as connection:
         report = models_report(connection, as_of)
-    (render.print_json if output_format == "json" else render.models)(make_console(), report)
+    (terminal.print_json if output_format == "json" else terminal.models)(make_console(), report)
 
 
 @click.command()
-@click.option("--since", type=TIME, required=True, help="Start: ISO 8601 time or an age (30d).")
-@click.option("--until", type=TIME, default="now", help="End; default now.")
+@click.option(
+    "--since", type=TIME, required=True, help="Start: ISO 8601 date or time, or an age (7d, 30d)."
+)
+@click.option("--until", type=TIME, default="now", help="End: ISO 8601 or an age; default now.")
+@filter_options("Only price changes of this component (prompt, completion); repeatable.")
+@click.option(
+    "--sort",
+    type=click.Choice(["model", "time", "movers"]),
+    help="Order: by model, by time, or biggest relative price change first (movers)."
+    " Default: model, or time with --events.",
+)
+@click.option(
+    "--events",
+    is_flag=True,
+    help="List every observed change in the window with its time, not the net difference.",
+)
 @database_option
-@format_option
+@formats_option(*ALL_FORMATS)
 @handle_errors
-def diff(since: datetime, until: datetime, database_url: str | None, output_format: str) -> None:
-    """Show what changed between two times: models added and removed, prices, capabilities."""
-    from etl import render
-    from etl.queries import diff_report
+def diff(
+    since: datetime,
+    until: datetime,
+    vendor: tuple[str, ...],
+    model: tuple[str, ...],
+    category: tuple[str, ...],
+    component: tuple[str, ...],
+    sort: str | None,
+    events: bool,
+    database_url: str | None,
+    output_format: str,
+) -> None:
+    """Show what changed between two times: models added, removed and returned, price
+    changes (per unit and per 1M tokens, in percent), capability and other changes.
 
-    if since > until:
-        raise click.BadParameter("--since must not be after --until", param_hint="--since")
+    \b
+    Examples:
+        catalog-etl diff --since 7d
+        catalog-etl diff --since 2026-03-01 --until 2026-04-01 --vendor openai --sort movers
+        catalog-etl diff --since 30d --events --format csv > changes.csv
+    """
+    from etl.cli.reports import write_output
+    from etl.queries import change_events, net_changes
+    from etl.reports import csv_out
+    from etl.reports.document import change_document
+
+    check_window(since, until)
+    filters = make_filters(vendor, model, category, component)
+    query = change_events if events else net_changes
     with database(database_url) as engine, engine.connect() as connection:
-        report = diff_report(connection, since, until)
-    (render.print_json if output_format == "json" else render.diff)(make_console(), report)
+        report = query(connection, since, until, filters, sort)
+    write_output(
+        output_format,
+        report,
+        lambda: change_document(report),
+        lambda: csv_out.changes(report),
+    )
 
 
 @click.command()
@@ -56,9 +98,9 @@ def diff(since: datetime, until: datetime, database_url: str | None, output_form
 @handle_errors
 def runs(limit: int, database_url: str | None, output_format: str) -> None:
     """List sync runs, newest first: status, counts, errors."""
-    from etl import render
     from etl.queries import runs_report
+    from etl.reports import terminal
 
     with database(database_url) as engine, engine.connect() as connection:
         report = runs_report(connection, limit)
-    (render.print_json if output_format == "json" else render.runs)(make_console(), report)
+    (terminal.print_json if output_format == "json" else terminal.runs)(make_console(), report)

@@ -1,0 +1,347 @@
+"""One model's timeline, and price series for charts: read-only queries on the history.
+
+A timeline is built from :func:`etl.queries.change_events` over all time, narrowed to the
+model, plus the stored intervals themselves, so ``history`` and ``diff --events`` cannot
+disagree about what changed when.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from etl.db.tables import Availability, ModelVersion, Price
+from etl.money import DYNAMIC, price_text
+from etl.money import Price as PriceValue
+from etl.queries import (
+    ZERO,
+    ChangeReport,
+    FieldChange,
+    ModelInfo,
+    change_events,
+    latest_observation,
+    model_directory,
+)
+from etl.reports.units import component_order, decimal_text, per_million, unit
+from etl.times import iso
+
+_IDENTITY = frozenset({"provider", "model", "vendor", "name", "at"})
+"""Keys a timeline states once, not on each of its changes."""
+
+
+class ModelNotFound(LookupError):
+    """No stored model has that id (or it is ambiguous across providers)."""
+
+
+def find_model(connection: Connection, model: str, provider: str | None = None) -> ModelInfo:
+    """The stored model with this upstream id (and provider, when several gateways list it)."""
+    found = [
+        info
+        for info in model_directory(connection, model=model).values()
+        if provider is None or info.provider == provider
+    ]
+    if len(found) == 1:
+        return found[0]
+    if found:
+        providers = ", ".join(info.provider for info in found)
+        raise ModelNotFound(f"{model} is listed by several providers ({providers}): pick one")
+    known = sorted({info.model for info in model_directory(connection).values()})
+    close = difflib.get_close_matches(model, known, n=3)
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    raise ModelNotFound(f"no model {model!r} in the history{hint}")
+
+
+@dataclass(frozen=True)
+class AvailabilitySpan:
+    available_from: datetime
+    available_until: datetime | None
+    """The first observation that no longer listed it; None while listed."""
+    last_seen_at: datetime | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "from": iso(self.available_from),
+            "until": iso(self.available_until) if self.available_until else None,
+            "last_seen_at": iso(self.last_seen_at) if self.last_seen_at else None,
+        }
+
+
+@dataclass(frozen=True)
+class VersionEntry:
+    version: int
+    valid_from: datetime
+    valid_to: datetime | None
+    name: str | None
+    context_length: int | None
+    changes: tuple[FieldChange, ...]
+    """What differs from the previous version; empty for the first."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "valid_from": iso(self.valid_from),
+            "valid_to": iso(self.valid_to) if self.valid_to else None,
+            "name": self.name,
+            "context_length": self.context_length,
+            "changes": [
+                {k: v for k, v in c.to_json().items() if k not in _IDENTITY} for c in self.changes
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class PriceInterval:
+    """A stored price row: one non-zero component over an interval."""
+
+    component: str
+    price: PriceValue
+    valid_from: datetime
+    valid_to: datetime | None
+
+    @property
+    def unit(self) -> str:
+        return unit(self.component)
+
+    @property
+    def per_million(self) -> Decimal | None:
+        return per_million(self.price, self.component)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "component": self.component,
+            "unit": self.unit,
+            "price": price_text(self.price),
+            "per_million": decimal_text(self.per_million),
+            "valid_from": iso(self.valid_from),
+            "valid_to": iso(self.valid_to) if self.valid_to else None,
+        }
+
+
+@dataclass(frozen=True)
+class ModelHistory:
+    info: ModelInfo
+    name: str | None
+    """The latest name."""
+    availability: tuple[AvailabilitySpan, ...]
+    versions: tuple[VersionEntry, ...]
+    prices: tuple[PriceInterval, ...]
+    events: ChangeReport
+    """Every change of the model, with its time (price changes included)."""
+
+    def to_json(self) -> dict[str, Any]:
+        info = self.info
+        return {
+            "provider": info.provider,
+            "model": info.model,
+            "vendor": info.vendor,
+            "name": self.name,
+            "first_seen_at": iso(info.first_seen_at),
+            "last_seen_at": iso(info.last_seen_at),
+            "available": info.available,
+            "availability": [span.to_json() for span in self.availability],
+            "versions": [version.to_json() for version in self.versions],
+            "prices": [interval.to_json() for interval in self.prices],
+            "price_changes": [
+                {k: v for k, v in change.to_json().items() if k not in _IDENTITY - {"at"}}
+                for change in self.events.price_changes
+            ],
+        }
+
+
+def model_history(connection: Connection, model: str, provider: str | None = None) -> ModelHistory:
+    """The whole timeline of one model: availability, versions with what changed, prices."""
+    info = find_model(connection, model, provider)
+    events = change_events(connection, None, None, model_ids=[info.id], sort="time")
+    availability = tuple(
+        AvailabilitySpan(row.valid_from, row.valid_to, row.last_seen_at)
+        for row in connection.execute(
+            select(Availability.valid_from, Availability.valid_to, Availability.last_seen_at)
+            .where(Availability.model_id == info.id)
+            .order_by(Availability.valid_from)
+        )
+    )
+    changes_at: dict[datetime, list[FieldChange]] = defaultdict(list)
+    for change in events.changes:
+        assert change.at is not None  # events always carry their time
+        changes_at[change.at].append(change)
+    versions = tuple(
+        VersionEntry(
+            row.version,
+            row.valid_from,
+            row.valid_to,
+            row.name,
+            row.context_length,
+            tuple(changes_at.get(row.valid_from, ())) if row.version > 1 else (),
+        )
+        for row in connection.execute(
+            select(
+                ModelVersion.version,
+                ModelVersion.valid_from,
+                ModelVersion.valid_to,
+                ModelVersion.name,
+                ModelVersion.context_length,
+            )
+            .where(ModelVersion.model_id == info.id)
+            .order_by(ModelVersion.version)
+        )
+    )
+    prices = sorted(
+        (
+            PriceInterval(
+                row.component, DYNAMIC if row.dynamic else row.amount, row.valid_from, row.valid_to
+            )
+            for row in connection.execute(
+                select(
+                    Price.component, Price.amount, Price.dynamic, Price.valid_from, Price.valid_to
+                ).where(Price.model_id == info.id)
+            )
+        ),
+        key=lambda interval: (component_order(interval.component), interval.valid_from),
+    )
+    name = versions[-1].name if versions else None
+    return ModelHistory(info, name, availability, versions, tuple(prices), events)
+
+
+# --- Price series -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PriceSeries:
+    """One component of one model over time, as steps.
+
+    Each point is ``(time, value)``: the value holds from that time until the next point
+    (or ``end``). A value is an exact price per unit (``0`` for a component a priced model
+    does not list), ``"dynamic"``, or None while the model is unlisted or unpriced.
+    """
+
+    info: ModelInfo
+    name: str | None
+    component: str
+    points: tuple[tuple[datetime, PriceValue | None], ...]
+    end: datetime
+
+    @property
+    def unit(self) -> str:
+        return unit(self.component)
+
+    @property
+    def label(self) -> str:
+        return f"{self.info.model} {self.component}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "provider": self.info.provider,
+            "model": self.info.model,
+            "component": self.component,
+            "unit": self.unit,
+            "points": [
+                [iso(moment), None if value is None else price_text(value)]
+                for moment, value in self.points
+            ],
+            "end": iso(self.end),
+        }
+
+
+@dataclass(frozen=True)
+class _Interval:
+    start: datetime
+    end: datetime | None
+    value: Any
+
+    def holds_at(self, moment: datetime) -> bool:
+        return self.start <= moment and (self.end is None or self.end > moment)
+
+
+def price_series(
+    connection: Connection,
+    models: Sequence[ModelInfo],
+    components: Collection[str] | None = None,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[PriceSeries]:
+    """Step series of each model's components (all it ever had when None) between ``since``
+    (default: when the model was first seen) and ``until`` (default: the latest observation).
+    Three queries, whatever the number of models."""
+    ids = [info.id for info in models]
+    end = until or latest_observation(connection)
+    if not ids or end is None:
+        return []
+    versions: dict[int, list[_Interval]] = defaultdict(list)
+    listed: dict[int, list[_Interval]] = defaultdict(list)
+    rows: dict[tuple[int, str], list[_Interval]] = defaultdict(list)
+    for row in connection.execute(
+        select(
+            ModelVersion.model_id,
+            ModelVersion.valid_from,
+            ModelVersion.valid_to,
+            ModelVersion.priced,
+            ModelVersion.name,
+        ).where(ModelVersion.model_id.in_(ids))
+    ):
+        versions[row.model_id].append(_Interval(row.valid_from, row.valid_to, row))
+    for span in connection.execute(
+        select(Availability.model_id, Availability.valid_from, Availability.valid_to).where(
+            Availability.model_id.in_(ids)
+        )
+    ):
+        listed[span.model_id].append(_Interval(span.valid_from, span.valid_to, True))
+    for price in connection.execute(
+        select(
+            Price.model_id,
+            Price.component,
+            Price.amount,
+            Price.dynamic,
+            Price.valid_from,
+            Price.valid_to,
+        ).where(Price.model_id.in_(ids))
+    ):
+        value = DYNAMIC if price.dynamic else price.amount
+        rows[(price.model_id, price.component)].append(
+            _Interval(price.valid_from, price.valid_to, value)
+        )
+
+    series = []
+    for info in models:
+        start = max(since, info.first_seen_at) if since else info.first_seen_at
+        if start >= end:
+            continue
+        wanted = components or sorted(
+            {component for model_id, component in rows if model_id == info.id},
+            key=component_order,
+        )
+        latest = max(versions[info.id], key=lambda v: v.start, default=None)
+        for component in wanted:
+            spans = rows.get((info.id, component), [])
+            edges = {start}
+            for interval in (*versions[info.id], *listed[info.id], *spans):
+                edges |= {t for t in (interval.start, interval.end) if t and start < t < end}
+            points: list[tuple[datetime, PriceValue | None]] = []
+            for moment in sorted(edges):
+                value = _value_at(moment, versions[info.id], listed[info.id], spans)
+                if not points or points[-1][1] != value:
+                    points.append((moment, value))
+            name = latest.value.name if latest else None
+            series.append(PriceSeries(info, name, component, tuple(points), end))
+    return series
+
+
+def _value_at(
+    moment: datetime,
+    versions: list[_Interval],
+    listed: list[_Interval],
+    spans: list[_Interval],
+) -> PriceValue | None:
+    if not any(interval.holds_at(moment) for interval in listed):
+        return None
+    version = next((v.value for v in versions if v.holds_at(moment)), None)
+    if version is None or not version.priced:
+        return None
+    return next((s.value for s in spans if s.holds_at(moment)), ZERO)

@@ -1,0 +1,59 @@
+"""Markdown (GitHub-flavoured): a document for a chat message or a pull request."""
+
+from __future__ import annotations
+
+import re
+
+from etl.reports.document import Cell, Document, Section
+
+MAX_CELL = 120
+# Characters that would start markup (or end a table cell) inside a cell.
+_SPECIAL = re.compile(r"([\\`*_\[\]<>|#~])")
+
+
+def escape(text: str) -> str:
+    return _SPECIAL.sub(r"\\\1", " ".join(text.split()))
+
+
+def _cell(cell: Cell) -> str:
+    short = cell.wrap or len(cell.text) <= MAX_CELL
+    text = cell.text if short else cell.text[: MAX_CELL - 1] + "…"
+    if cell.code and text:
+        # A code span shows its text literally; only a backtick would end it.
+        return "`" + text.replace("`", "'").replace("|", "\\|") + "`"
+    escaped = escape(text)
+    return f"**{escaped}**" if cell.tone in ("cut", "increase") else escaped
+
+
+def _title(section: Section) -> str:
+    return section.title[:1].upper() + section.title[1:]
+
+
+def section(part: Section) -> list[str]:
+    lines = [f"## {escape(_title(part))}", ""]
+    if not part.rows:
+        return [*lines, "_None._", ""]
+    lines.append("| " + " | ".join(escape(column) for column in part.columns) + " |")
+    lines.append(
+        "|"
+        + "|".join(
+            "---:" if index in part.numeric_columns else "---" for index in range(len(part.columns))
+        )
+        + "|"
+    )
+    lines += ["| " + " | ".join(_cell(cell) for cell in row) + " |" for row in part.rows]
+    return [*lines, ""]
+
+
+def render(doc: Document, *, note: str | None = None) -> str:
+    lines = [f"# {escape(doc.title)}", ""]
+    # One paragraph: soft breaks, shown as line breaks in chat and PR comments.
+    lines += [escape(line) for line in doc.lines]
+    lines.append("")
+    if doc.summary:
+        lines += [" · ".join(f"**{count}** {escape(label)}" for label, count in doc.summary), ""]
+    if note:
+        lines += [f"> {escape(note)}", ""]
+    for part in doc.sections:
+        lines += section(part)
+    return "\n".join(lines).rstrip("\n") + "\n"

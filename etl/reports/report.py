@@ -1,0 +1,95 @@
+"""``catalog-etl report``: a change report with price charts, as one HTML or Markdown file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Final, TypeVar
+
+from sqlalchemy import Connection
+
+from etl.queries import Filters, change_events, model_directory, net_changes
+from etl.reports import charts, html, markdown
+from etl.reports.document import Chart, Document, change_document, with_charts
+from etl.reports.history import price_series
+from etl.reports.units import component_order
+
+FORMATS: Final = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown"}
+DEFAULT_CHARTS = 12
+T = TypeVar("T")
+
+
+def report_format(path: Path) -> str:
+    """``html`` or ``markdown``, from the file's suffix."""
+    try:
+        return FORMATS[path.suffix.lower()]
+    except KeyError:
+        raise ValueError(
+            f"cannot tell the report format from {path.name!r}: use .html or .md"
+        ) from None
+
+
+def build(
+    connection: Connection,
+    since: datetime,
+    until: datetime,
+    filters: Filters,
+    *,
+    events: bool = False,
+    max_charts: int = DEFAULT_CHARTS,
+) -> Document:
+    """The change document (price changes biggest movers first) and, for the models with
+    the biggest price moves, one chart each of the components that changed."""
+    query = change_events if events else net_changes
+    result = query(connection, since, until, filters, "movers")
+    document = change_document(result)
+    wanted: dict[tuple[str, str], set[str]] = {}
+    for change in result.price_changes:
+        key = (change.provider, change.model)
+        if key in wanted or len(wanted) < max_charts:
+            wanted.setdefault(key, set()).add(change.component)
+    if not wanted:
+        return document
+    infos = {
+        (info.provider, info.model): info
+        for info in model_directory(connection, filters, since, until).values()
+        if (info.provider, info.model) in wanted
+    }
+    components = {c for cs in wanted.values() for c in cs}
+    series = price_series(connection, list(infos.values()), components, since=since, until=until)
+    chart_list = []
+    for key, changed in wanted.items():
+        lines = tuple(
+            s
+            for s in sorted(series, key=lambda s: component_order(s.component))
+            if (s.info.provider, s.info.model) == key and s.component in changed
+        )
+        if lines:
+            name = " ".join((lines[0].name or "").split())
+            title = f"{key[1]} ({name})" if name else key[1]
+            chart_list.append(Chart(title, lines))
+    return with_charts(document, chart_list)
+
+
+def render(
+    document: Document,
+    output_format: str,
+    progress: Callable[[Sequence[Chart], str], Iterable[Chart]] | None = None,
+) -> str:
+    """The report as text. Charts are drawn for HTML (a note says why when matplotlib is
+    missing); Markdown points to the HTML report for them."""
+    if output_format == "markdown":
+        note = (
+            f"{len(document.charts)} price charts are in the HTML report (--out report.html)."
+            if document.charts
+            else None
+        )
+        return markdown.render(document, note=note)
+    if not document.charts:
+        return html.render(document)
+    if not charts.available():
+        return html.render(document, note=f"No price charts: {charts.MISSING}.")
+    steps = progress(document.charts, "drawing charts") if progress else document.charts
+    svgs = [(chart.title, charts.to_svg(chart.series)) for chart in steps]
+    return html.render(document, charts=svgs)

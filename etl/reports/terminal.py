@@ -1,0 +1,167 @@
+"""Terminal output: rich tables, from the same documents every other format writes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from etl.reports.document import Cell, Document, Section
+
+MAX_CELL = 60
+T = TypeVar("T")
+_TONES = {"cut": "green", "increase": "red", "muted": "dim"}
+
+
+def print_json(console: Console, document: Any) -> None:
+    # Plain print, not rich: the JSON must be byte-for-byte what a script expects.
+    console.file.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, list | tuple):
+        value = ", ".join(map(str, value))
+    elif isinstance(value, dict):
+        value = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    text = str(value).replace("\n", " ")
+    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
+
+
+def _table(title: str, columns: Iterable[str], rows: Iterable[Iterable[Any]]) -> Table:
+    table = Table(title=title, title_justify="left", show_lines=False)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*(_cell(value) for value in row))
+    return table
+
+
+def _text(cell: Cell) -> Text:
+    short = cell.wrap or len(cell.text) <= MAX_CELL
+    text = cell.text if short else cell.text[: MAX_CELL - 1] + "…"
+    return Text(text, style=_TONES.get(cell.tone, ""))
+
+
+def section_table(section: Section) -> Table:
+    table = Table(title=section.title, title_justify="left", show_lines=False)
+    for index, column in enumerate(section.columns):
+        numeric = index in section.numeric_columns
+        table.add_column(column, overflow="fold", justify="right" if numeric else "left")
+    for row in section.rows:
+        table.add_row(*(_text(cell) for cell in row))
+    return table
+
+
+def document(console: Console, doc: Document) -> None:
+    """A document as rich tables; empty sections are left out."""
+    console.print(Text(doc.title, style="bold"))
+    for line in doc.lines:
+        console.print(line, highlight=False)
+    if doc.summary:
+        console.print(
+            " · ".join(f"{count} {label}" for label, count in doc.summary), highlight=False
+        )
+    for section in doc.sections:
+        if section.rows:
+            console.print(section_table(section))
+    if doc.empty:
+        console.print(doc.empty_text)
+
+
+def progress(items: Sequence[T], description: str) -> Iterator[T]:
+    """Yield ``items`` while showing a progress bar on stderr (when it is a terminal)."""
+    from rich.progress import track
+
+    console = Console(stderr=True)
+    yield from track(
+        items,
+        description=description,
+        console=console,
+        disable=not console.is_terminal,
+        transient=True,
+    )
+
+
+def sync_result(console: Console, result: dict[str, Any]) -> None:
+    status = result["status"]
+    style = {"succeeded": "green", "held": "yellow"}.get(status, "red")
+    console.print(
+        f"run {result['run_id']}: [{style}]{status}[/] (observed {result['observed_at']})"
+    )
+    if result.get("error"):
+        console.print(f"[red]error:[/] {result['error']}", highlight=False)
+    if status == "succeeded":
+        console.print(
+            f"{result['models_seen']} models seen: {result['added']} added, "
+            f"{result['removed']} removed, {result['returned']} returned; "
+            f"{result['versions_written']} versions and {result['price_changes']} price changes"
+            " written"
+        )
+    for warning in result["warnings"][:20]:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    if len(result["warnings"]) > 20:
+        console.print(f"... and {len(result['warnings']) - 20} more warnings (see --format json)")
+
+
+def models(console: Console, report: dict[str, Any]) -> None:
+    if report["observed_at"] is None:
+        console.print(f"nothing was observed at or before {report['as_of']}")
+        return
+    rows = [
+        (
+            m["provider"],
+            m["model"],
+            m["name"],
+            m["context_length"],
+            "unpriced"
+            if m["pricing"] is None
+            else ", ".join(f"{k}={v}" for k, v in m["pricing"].items()) or "free",
+        )
+        for m in report["models"]
+    ]
+    title = f"{len(rows)} models as of {report['as_of']} (observed {report['observed_at']})"
+    console.print(
+        _table(title, ("provider", "model", "name", "context", "pricing (USD/unit)"), rows)
+    )
+
+
+def runs(console: Console, report: dict[str, Any]) -> None:
+    rows = [
+        (
+            r["id"],
+            r["status"],
+            r["observed_at"],
+            r["source"],
+            r["models_seen"],
+            f"+{r['added']} -{r['removed']} ↺{r['returned']}",
+            r["versions_written"],
+            r["price_changes"],
+            len(r["warnings"] or []),
+            r["error"],
+        )
+        for r in report["runs"]
+    ]
+    console.print(
+        _table(
+            "sync runs, newest first",
+            (
+                "id",
+                "status",
+                "observed",
+                "source",
+                "models",
+                "+/-/returned",
+                "versions",
+                "prices",
+                "warnings",
+                "error",
+            ),
+            rows,
+        )
+    )

@@ -1,0 +1,238 @@
+"""The report commands end to end: diff's formats and filters, history, prices, report,
+chart, their errors, and the HTML report rendered by a real headless browser."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from etl.cli import cli
+from etl.reports import charts
+from tests.conftest import BACKENDS
+from tests.reports_helpers import loaded_database
+
+WINDOW = ("--since", "2026-03-01", "--until", "2026-03-05T12:00:00Z")
+QWEN = "qwen/qwen3.5-35b-a3b"
+REQUIRE_BROWSER = os.environ.get("CATALOG_ETL_TEST_REQUIRE_BROWSER", "") not in ("", "0")
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The small real history on each backend, shared by this module's read-only tests."""
+    with loaded_database(request.param, request, tmp_path_factory.mktemp("cli")) as database:
+        yield database
+
+
+def run(*args: str, expect: int = 0) -> str:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    assert result.exit_code == expect, result.output
+    return result.output
+
+
+class TestDiff:
+    def test_every_format(self, url: str) -> None:
+        """Each format prints the same changes in its own syntax."""
+        base = ("diff", *WINDOW, "--model", QWEN, "--database-url", url, "--format")
+        document = json.loads(run(*base, "json"))
+        assert [c["change_percent"] for c in document["price_changes"]] == ["-35", "-35"]
+        rows = list(csv.DictReader(io.StringIO(run(*base, "csv"))))
+        assert [(r["section"], r["component"] or r["field"]) for r in rows] == [
+            ("price", "prompt"),
+            ("price", "completion"),
+            ("capability", "supported_parameters"),
+        ]
+        assert "| `qwen/qwen3.5-35b-a3b` | `completion` | 0.000002 | 0.0000013 |" in run(
+            *base, "markdown"
+        )
+        page = run(*base, "html")
+        assert page.startswith("<!DOCTYPE html>") and "0.0000001625" in page
+        table = run(*base, "table")
+        assert "price changes (2)" in table and "capability changes (1)" in table
+
+    def test_events_and_movers(self, url: str) -> None:
+        """--events lists each step with its time; --sort movers puts the biggest first."""
+        events = json.loads(
+            run(
+                "diff",
+                *WINDOW,
+                "--model",
+                QWEN,
+                "--events",
+                "--database-url",
+                url,
+                "--format",
+                "json",
+            )
+        )
+        assert [(c["at"], c["component"]) for c in events["price_changes"]] == [
+            ("2026-03-03T01:05:30Z", "completion"),
+            ("2026-03-04T01:02:00Z", "prompt"),
+            ("2026-03-04T01:02:00Z", "completion"),
+        ]
+        movers = json.loads(
+            run("diff", *WINDOW, "--sort", "movers", "--database-url", url, "--format", "json")
+        )
+        assert movers["price_changes"][0]["change_percent"] == "1600"
+
+    def test_relative_times_and_filters(self, url: str) -> None:
+        """Ages such as 30d are accepted; filters narrow, and are echoed in the JSON."""
+        document = json.loads(
+            run(
+                "diff",
+                "--since",
+                "3650d",
+                "--vendor",
+                "mistralai",
+                "--component",
+                "prompt",
+                "--category",
+                "text",
+                "--database-url",
+                url,
+                "--format",
+                "json",
+            )
+        )
+        assert document["filters"] == {
+            "vendor": ["mistralai"],
+            "model": [],
+            "category": ["text"],
+            "component": ["prompt"],
+        }
+        assert {item["model"].split("/")[0] for item in document["added"]} == {"mistralai"}
+
+    def test_bad_sort_is_a_usage_error(self, url: str) -> None:
+        """An unknown --sort or --format is refused with exit code 2."""
+        run("diff", *WINDOW, "--sort", "cheapest", "--database-url", url, expect=2)
+        run("diff", *WINDOW, "--format", "xml", "--database-url", url, expect=2)
+
+
+class TestHistoryAndPrices:
+    def test_history(self, url: str) -> None:
+        """`history` shows the versions and the price changes of one model."""
+        out = run("history", QWEN, "--database-url", url, "--format", "markdown")
+        assert "## Versions (3)" in out and "## Price changes (3)" in out
+        assert "| 2026-03-03 01:05 | `completion` | 0.000002 | 0.000001 | 2 | 1 | **−50%** |" in out
+        document = json.loads(run("history", QWEN, "--database-url", url, "--format", "json"))
+        assert document["model"] == QWEN and len(document["versions"]) == 3
+
+    def test_history_html_has_a_chart(self, url: str) -> None:
+        """The HTML timeline embeds the price chart."""
+        page = run("history", QWEN, "--database-url", url, "--format", "html")
+        assert page.count("<svg") == 1 and "Price charts" in page
+
+    def test_unknown_model(self, url: str) -> None:
+        """An unknown id exits 1 with close matches."""
+        out = run("history", "qwen/qwen3.5-35b", "--database-url", url, expect=1)
+        assert "no model 'qwen/qwen3.5-35b'" in out and QWEN in out
+
+    def test_prices(self, url: str) -> None:
+        """`prices` sorts by a component per 1M tokens and honours the limit and filters."""
+        out = run(
+            "prices",
+            "--as-of",
+            "2026-03-05T12:00:00Z",
+            "--model",
+            "qwen/qwen3.5-*",
+            "--sort",
+            "prompt",
+            "--min-context",
+            "500000",
+            "--limit",
+            "1",
+            "--database-url",
+            url,
+            "--format",
+            "csv",
+        )
+        assert out.splitlines() == [
+            "provider,model,vendor,name,context_length,prompt,prompt_per_million,completion,"
+            "completion_per_million",
+            "openrouter,qwen/qwen3.5-flash-02-23,qwen,Qwen: Qwen3.5-Flash,1000000,0.0000001,0.1,"
+            "0.0000004,0.4",
+        ]
+
+
+class TestReportAndChart:
+    def test_report_files(self, url: str, tmp_path: Path) -> None:
+        """`report` writes HTML with charts, or Markdown, and says what it wrote."""
+        out = run(*("report", *WINDOW), "--out", str(tmp_path / "r.html"), "--database-url", url)
+        assert "models repriced" in out and "12 charts" in out
+        page = (tmp_path / "r.html").read_text()
+        assert page.count("<svg") == 12
+        run(*("report", *WINDOW), "--out", str(tmp_path / "r.md"), "--database-url", url)
+        assert (tmp_path / "r.md").read_text().startswith("# Model catalog changes")
+
+    def test_report_needs_a_known_suffix(self, url: str, tmp_path: Path) -> None:
+        """A report file other than .html or .md is a usage error."""
+        out = run(
+            *("report", *WINDOW), "--out", str(tmp_path / "r.pdf"), "--database-url", url, expect=2
+        )
+        assert "use .html or .md" in out
+
+    def test_chart(self, url: str, tmp_path: Path) -> None:
+        """`chart` draws several models into one SVG or PNG."""
+        out = run(
+            "chart", QWEN, "z-ai/glm-5", "--out", str(tmp_path / "c.png"), "--database-url", url
+        )
+        assert "4 price lines" in out
+        assert (tmp_path / "c.png").stat().st_size > 10_000
+
+    def test_chart_without_matplotlib(
+        self, url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Without matplotlib, `chart` fails with one line saying how to get it."""
+        monkeypatch.setattr(charts, "available", lambda: False)
+        out = run("chart", QWEN, "--out", str(tmp_path / "c.svg"), "--database-url", url, expect=1)
+        assert "charts need matplotlib: pip install 'catalog-etl[charts]'" in out
+
+
+def chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+class TestBrowser:
+    def test_html_report_renders_in_chromium(self, url: str, tmp_path: Path) -> None:
+        """Headless Chromium opens the self-contained report offline and draws it."""
+        browser = chromium()
+        if browser is None:
+            message = "Chromium is not installed (apt-get install chromium)"
+            if REQUIRE_BROWSER:
+                pytest.fail(message + " and CATALOG_ETL_TEST_REQUIRE_BROWSER is set")
+            pytest.skip(message + "; the HTML report was not rendered")
+        report = tmp_path / "report.html"
+        run(*("report", *WINDOW), "--charts", "4", "--out", str(report), "--database-url", url)
+        screenshot = tmp_path / "report.png"
+        subprocess.run(
+            [
+                browser,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={tmp_path / 'profile'}",
+                f"--screenshot={screenshot}",
+                "--window-size=1280,2000",
+                report.as_uri(),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        png = screenshot.read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        # A blank page compresses to a few kilobytes; tables and charts do not.
+        assert len(png) > 50_000
