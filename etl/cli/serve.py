@@ -286,7 +286,7 @@ def status(max_age: timedelta | None, database_url: str | None, output_format: s
         catalog-etl status
         catalog-etl status --max-age 2h --format json
     """
-    from etl import render
+    from etl.reports import terminal as render
     from etl.status import status_report
 
     with database(database_url) as engine, engine.connect() as connection:

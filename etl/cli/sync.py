@@ -96,9 +96,9 @@ def sync(
         catalog-etl sync --file models.json --observed-at 2026-03-02T01:03:22Z
         catalog-etl sync --url https://openrouter.ai/api/v1/models
     """
-    from etl import render
     from etl.fetch import FetchSettings
     from etl.pipeline import sync_file, sync_url
+    from etl.reports import terminal as render
     from etl.shapes import DEFAULT_PROVIDER
 
     settings = settings_from(
@@ -146,9 +146,9 @@ def sync(
 def demo(database_url: str | None) -> None:
     """Sync the bundled sample catalogs (two real OpenRouter captures, July and November
     2025) into the database, then show what changed between them."""
-    from etl import render
     from etl.pipeline import sync_file
     from etl.queries import diff_report
+    from etl.reports import terminal as render
     from etl.samples import SAMPLES
 
     console = make_console()

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from etl.reports.document import Cell, Document, Section
+if TYPE_CHECKING:  # only types: `sync` prints without importing the query layer
+    from rich.console import Console
+
+    from etl.reports.document import Cell, Document, Section
 
 MAX_CELL = 60
 T = TypeVar("T")
