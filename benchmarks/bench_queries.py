@@ -40,11 +40,12 @@ from sqlalchemy import Connection, Engine, func, select, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from etl.changes import change_events, net_changes  # noqa: E402
 from etl.db.engine import make_engine  # noqa: E402
 from etl.db.tables import Model, ModelVersion, Price, SyncRun  # noqa: E402
 from etl.migrate import upgrade  # noqa: E402
 from etl.pipeline import sync_bytes  # noqa: E402
-from etl.queries import NO_FILTERS, change_events, net_changes  # noqa: E402
+from etl.queries import NO_FILTERS  # noqa: E402
 from etl.reports import report  # noqa: E402
 from etl.reports.history import model_history  # noqa: E402
 from etl.reports.prices import price_table  # noqa: E402

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, Engine
 
+from etl.changes import change_events, diff_report, net_changes
 from etl.db.engine import make_engine
 from etl.money import DYNAMIC
 from etl.pipeline import sync_bytes
-from etl.queries import Filters, change_events, diff_report, net_changes
+from etl.queries import Filters
 from etl.reports import charts, csv_out, html, markdown, report
 from etl.reports.document import change_document, history_document, price_document
 from etl.reports.history import ModelNotFound, find_model, model_history, price_series

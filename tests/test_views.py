@@ -15,13 +15,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, inspect, text
 
+from etl.changes import change_events
 from etl.db.engine import make_engine
 from etl.db.tables import Base
 from etl.db.views import ANALYST_VIEWS, TOKEN_COMPONENTS_SQL
 from etl.migrate import alembic_config, upgrade
 from etl.money import DYNAMIC, canonical
 from etl.pipeline import sync_file
-from etl.queries import change_events
 from etl.reports.history import model_history
 from etl.reports.prices import price_table
 from etl.reports.units import TOKEN_COMPONENTS, price_value_text

@@ -73,8 +73,8 @@ def diff(
         catalog-etl diff --since 2026-03-01 --until 2026-04-01 --vendor openai --sort movers
         catalog-etl diff --since 30d --events --format csv > changes.csv
     """
+    from etl.changes import change_events, net_changes
     from etl.cli.reports import write_output
-    from etl.queries import change_events, net_changes
     from etl.reports import csv_out
     from etl.reports.document import change_document
 

@@ -146,8 +146,8 @@ def sync(
 def demo(database_url: str | None) -> None:
     """Sync the bundled sample catalogs (two real OpenRouter captures, July and November
     2025) into the database, then show what changed between them."""
+    from etl.changes import diff_report
     from etl.pipeline import sync_file
-    from etl.queries import diff_report
     from etl.reports import terminal as render
     from etl.samples import SAMPLES
 

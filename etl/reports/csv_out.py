@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from etl.queries import ChangeReport
+from etl.changes import ChangeReport
 from etl.reports.prices import PriceTable
 from etl.reports.units import decimal_text, per_million, price_value_text, unit
 

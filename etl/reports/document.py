@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from etl.changes import ChangeReport, FieldChange, ModelChange, PriceChange
 from etl.money import Price, price_text
-from etl.queries import ChangeReport, FieldChange, Filters, ModelChange, PriceChange
+from etl.queries import Filters
 from etl.reports.history import ModelHistory, PriceSeries
 from etl.reports.prices import PriceTable
 from etl.reports.units import change_percent, per_million, percent_text, unit

@@ -1,6 +1,6 @@
 """One model's timeline, and price series for charts: read-only queries on the history.
 
-A timeline is built from :func:`etl.queries.change_events` over all time, narrowed to the
+A timeline is built from :func:`etl.changes.change_events` over all time, narrowed to the
 model, plus the stored intervals themselves, so ``history`` and ``diff --events`` cannot
 disagree about what changed when.
 """
@@ -17,18 +17,11 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from etl.changes import ChangeReport, FieldChange, change_events
 from etl.db.tables import Availability, ModelVersion, Price
 from etl.money import DYNAMIC, price_text
 from etl.money import Price as PriceValue
-from etl.queries import (
-    ZERO,
-    ChangeReport,
-    FieldChange,
-    ModelInfo,
-    change_events,
-    latest_observation,
-    model_directory,
-)
+from etl.queries import ZERO, ModelInfo, latest_observation, model_directory
 from etl.reports.units import component_order, decimal_text, per_million, unit
 from etl.times import iso
 

@@ -9,7 +9,8 @@ from typing import Final, TypeVar
 
 from sqlalchemy import Connection
 
-from etl.queries import Filters, change_events, model_directory, net_changes
+from etl.changes import change_events, net_changes
+from etl.queries import Filters, model_directory
 from etl.reports import charts, html, markdown
 from etl.reports.document import Chart, Document, change_document, with_charts
 from etl.reports.history import price_series

@@ -78,6 +78,7 @@ def document(console: Console, doc: Document) -> None:
 
 def progress(items: Sequence[T], description: str) -> Iterator[T]:
     """Yield ``items`` while showing a progress bar on stderr (when it is a terminal)."""
+    from rich.console import Console
     from rich.progress import track
 
     console = Console(stderr=True)
