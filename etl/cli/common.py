@@ -54,7 +54,12 @@ def make_console(stderr: bool = False) -> Console:
 
 
 def fail(message: str) -> None:
-    make_console(stderr=True).print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+    from rich.markup import escape
+
+    # Escaped: messages quote user input and package names such as catalog-etl[charts].
+    make_console(stderr=True).print(
+        f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True
+    )
     sys.exit(EXIT_FAILED)
 
 

@@ -10,8 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from etl.cli.common import TIME, database, database_option, handle_errors, make_console
-from etl.cli.common import fail as fail_markup
+from etl.cli.common import TIME, database, database_option, fail, handle_errors, make_console
 
 if TYPE_CHECKING:
     from etl.queries import Filters
@@ -85,14 +84,6 @@ def write_output(
         console.file.write(html.render(document()))
     else:
         terminal.document(console, document())
-
-
-def fail(message: str) -> None:
-    """One line on stderr and exit 1; the message is text, not rich markup (model ids and
-    ``pip install 'catalog-etl[charts]'`` hold brackets)."""
-    from rich.markup import escape
-
-    fail_markup(escape(message))
 
 
 def check_window(since: datetime, until: datetime) -> None:
