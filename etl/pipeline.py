@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from etl.archive import archive_payload
 from etl.db.engine import describe_error
-from etl.db.tables import SyncRun
+from etl.db.tables import RUN_COUNTS, SyncRun
 from etl.errors import DatabaseUnavailable, SyncBusy, SyncError, SyncHeld
 from etl.history import Observation, rederive
 from etl.load import DEFAULT_MAX_REMOVED_SHARE as DEFAULT_MAX_REMOVED_SHARE
@@ -322,12 +322,7 @@ _RUN_COLUMNS = (
     "attempts",
     "bytes",
     "payload_sha256",
-    "models_seen",
-    "added",
-    "removed",
-    "returned",
-    "versions_written",
-    "price_changes",
+    *RUN_COUNTS,
     "warnings",
     "error",
     "providers",

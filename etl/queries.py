@@ -24,6 +24,7 @@ from typing import Any, Final
 from sqlalchemy import Connection, func, or_, select
 
 from etl.db.tables import (
+    RUN_COUNTS,
     Availability,
     Category,
     Model,
@@ -330,12 +331,7 @@ RUN_FIELDS = (
     "attempts",
     "bytes",
     "payload_sha256",
-    "models_seen",
-    "added",
-    "removed",
-    "returned",
-    "versions_written",
-    "price_changes",
+    *RUN_COUNTS,
     "warnings",
     "error",
 )

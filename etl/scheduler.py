@@ -54,6 +54,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from etl.db.engine import describe_error, display_url, make_engine
+from etl.db.tables import RUN_COUNTS
 from etl.db.tables import Service as ServiceRow
 from etl.errors import DatabaseUnavailable, SyncError
 from etl.fetch import FetchSettings, safe_url
@@ -205,12 +206,7 @@ _RESULT_FIELDS = (
     "attempts",
     "bytes",
     "payload_sha256",
-    "models_seen",
-    "added",
-    "removed",
-    "returned",
-    "versions_written",
-    "price_changes",
+    *RUN_COUNTS,
     "error",
     "retryable",
 )

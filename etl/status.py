@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from etl.db.tables import Model, Service, SyncRun
+from etl.db.tables import RUN_COUNTS, Model, Service, SyncRun
 from etl.times import iso, parse_time, utcnow
 
 HEARTBEAT_SECONDS = 30.0
@@ -29,12 +29,7 @@ RUN_FIELDS = (
     "started_at",
     "finished_at",
     "source",
-    "models_seen",
-    "added",
-    "removed",
-    "returned",
-    "versions_written",
-    "price_changes",
+    *RUN_COUNTS,
     "error",
 )
 _RUN_COLUMNS = tuple(getattr(SyncRun, name) for name in RUN_FIELDS)

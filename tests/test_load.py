@@ -486,3 +486,14 @@ class TestConstraints:
             assert stored == "0.00000008333333333333334"
         else:
             assert stored == Decimal("0.00000008333333333333334")
+
+
+def test_load_counts_are_the_run_count_columns() -> None:
+    """What a sync counts is what its run row, the CLI and every report name."""
+    from dataclasses import fields
+
+    from etl.db.tables import RUN_COUNTS, SyncRun
+    from etl.load import LoadCounts
+
+    assert tuple(f.name for f in fields(LoadCounts)) == RUN_COUNTS
+    assert all(hasattr(SyncRun, name) for name in RUN_COUNTS)

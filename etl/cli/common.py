@@ -102,6 +102,39 @@ def database_option(command: F) -> F:
     )(command)
 
 
+def source_options(command: F) -> F:
+    """Where a catalog comes from and how patiently it is fetched (``sync``, ``serve``)."""
+    options = [
+        click.option("--url", help="Catalog URL [env CATALOG_ETL_SOURCE_URL]."),
+        click.option(
+            "--provider",
+            default=None,
+            help="Provider name for OpenRouter-shaped catalogs, which name none"
+            " [env CATALOG_ETL_PROVIDER; default: openrouter].",
+        ),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(min=0, min_open=True),
+            help="Seconds for the whole fetch, retries included"
+            " [env CATALOG_ETL_TIMEOUT; default 110].",
+        ),
+        click.option(
+            "--retries",
+            type=click.IntRange(min=0),
+            help="Extra attempts after timeouts, 429 and 5xx [env CATALOG_ETL_RETRIES; default 4].",
+        ),
+        click.option(
+            "--allow-insecure-http",
+            is_flag=True,
+            default=None,
+            help="Allow plain http:// to hosts other than loopback.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 def format_option(command: F) -> F:
     return click.option(
         "--format",

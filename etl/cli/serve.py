@@ -16,6 +16,7 @@ from etl.cli.common import (
     handle_errors,
     make_console,
     settings_from,
+    source_options,
 )
 
 
@@ -92,29 +93,6 @@ def _from_command_line(ctx: click.Context, name: str) -> bool:
     help="On SIGTERM/SIGINT, how long a running sync may take to finish before it is rolled"
     " back [env CATALOG_ETL_GRACE_PERIOD].",
 )
-@click.option("--url", help="Catalog URL [env CATALOG_ETL_SOURCE_URL].")
-@click.option(
-    "--provider",
-    default=None,
-    help="Provider name for OpenRouter-shaped catalogs [env CATALOG_ETL_PROVIDER;"
-    " default openrouter].",
-)
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    help="Seconds for the whole fetch, retries included [env CATALOG_ETL_TIMEOUT; default 110].",
-)
-@click.option(
-    "--retries",
-    type=click.IntRange(min=0),
-    help="Extra attempts after timeouts, 429 and 5xx [env CATALOG_ETL_RETRIES; default 4].",
-)
-@click.option(
-    "--allow-insecure-http",
-    is_flag=True,
-    default=None,
-    help="Allow plain http:// to hosts other than loopback.",
-)
 @click.option(
     "--log-format",
     type=click.Choice(["human", "json"]),
@@ -145,6 +123,7 @@ def _from_command_line(ctx: click.Context, name: str) -> bool:
     show_default=True,
     help="Address the metrics server listens on [env CATALOG_ETL_METRICS_ADDRESS].",
 )
+@source_options
 @database_option
 @click.pass_context
 @handle_errors

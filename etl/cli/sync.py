@@ -19,6 +19,7 @@ from etl.cli.common import (
     handle_errors,
     make_console,
     settings_from,
+    source_options,
 )
 
 
@@ -29,27 +30,10 @@ from etl.cli.common import (
     type=click.Path(dir_okay=False, path_type=Path),
     help="Catalog saved in a file (.json or .json.gz).",
 )
-@click.option("--url", help="Catalog URL [env CATALOG_ETL_SOURCE_URL].")
 @click.option(
     "--observed-at",
     type=TIME,
     help="When the catalog was observed (ISO 8601); default now.",
-)
-@click.option(
-    "--provider",
-    default=None,
-    help="Provider name for OpenRouter-shaped catalogs, which name none"
-    " [env CATALOG_ETL_PROVIDER; default: openrouter].",
-)
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    help="Seconds for the whole fetch, retries included [env CATALOG_ETL_TIMEOUT; default 110].",
-)
-@click.option(
-    "--retries",
-    type=click.IntRange(min=0),
-    help="Extra attempts after timeouts, 429 and 5xx [env CATALOG_ETL_RETRIES; default 4].",
 )
 @click.option(
     "--lock-timeout",
@@ -63,12 +47,7 @@ from etl.cli.common import (
     help="Apply even if more than CATALOG_ETL_MAX_REMOVED_SHARE (25%) of a provider's models"
     " would be removed.",
 )
-@click.option(
-    "--allow-insecure-http",
-    is_flag=True,
-    default=None,
-    help="Allow plain http:// to hosts other than loopback.",
-)
+@source_options
 @database_option
 @format_option
 @handle_errors

@@ -37,6 +37,8 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
+RUN_COUNTS = ("models_seen", "added", "removed", "returned", "versions_written", "price_changes")
+"""What a sync counts: columns of ``sync_runs``, fields of every report of a run."""
 RUN_STATUSES = ("running", "succeeded", "failed", "held", "skipped")
 """``skipped``: another sync held the lock, so this one did nothing."""
 DIRECTIONS = ("input", "output")
