@@ -19,13 +19,7 @@ from sqlalchemy.orm import aliased
 
 from etl.db.tables import (
     Availability,
-    Category,
-    Modality,
     ModelVersion,
-    ModelVersionCategory,
-    ModelVersionModality,
-    ModelVersionParameter,
-    Parameter,
     Price,
 )
 from etl.money import Price as PriceValue
@@ -53,7 +47,7 @@ from etl.reports.units import (
     price_value_text,
     unit,
 )
-from etl.state import valid_at
+from etl.state import read_capabilities, valid_at
 from etl.times import iso
 
 # Fields compared by `diff`; prices are compared separately, component by component.
@@ -534,40 +528,6 @@ def _names(
     return names
 
 
-_SET_LINKS: Final = (
-    (ModelVersionParameter, ModelVersionParameter.parameter_id, Parameter, "supported_parameters"),
-    (ModelVersionCategory, ModelVersionCategory.category_id, Category, "categories"),
-)
-
-
-def _version_sets(
-    connection: Connection, version_ids: Collection[int]
-) -> dict[int, dict[str, tuple[str, ...]]]:
-    """Modalities, parameters and categories of the given versions, as sorted tuples. The
-    lookup tables are small, so names are joined in Python."""
-    found: dict[int, dict[str, list[str]]] = {
-        version_id: {name: [] for name in SET_VALUED_FIELDS} for version_id in version_ids
-    }
-    if not version_ids:
-        return {}
-    link = ModelVersionModality
-    modality_names = dict(connection.execute(select(Modality.id, Modality.name)).all())
-    modalities = select(link.model_version_id, link.direction, link.modality_id)
-    for chunk in scoped(modalities, link.model_version_id, version_ids):
-        for version_id, direction, modality_id in connection.execute(chunk).all():
-            found[version_id][f"{direction}_modalities"].append(modality_names[modality_id])
-    for table, column, lookup, field_name in _SET_LINKS:
-        lookup_names = dict(connection.execute(select(lookup.id, lookup.name)).all())
-        query = select(table.model_version_id, column)
-        for chunk in scoped(query, table.model_version_id, version_ids):
-            for version_id, lookup_id in connection.execute(chunk).all():
-                found[version_id][field_name].append(lookup_names[lookup_id])
-    return {
-        version_id: {name: tuple(sorted(values)) for name, values in sets.items()}
-        for version_id, sets in found.items()
-    }
-
-
 _CONTENT_COLUMNS: Final = tuple(
     getattr(ModelVersion, name) for name in SCALAR_FIELDS if name != "pricing_discount"
 )
@@ -579,18 +539,26 @@ def version_contents(
     """The tracked content of the given model versions, as :func:`etl.state.read_stored`
     reads it (sets as sorted tuples, the discount as text), by version id."""
     query = select(
-        ModelVersion.id, ModelVersion.pricing_discount, ModelVersion.extra, *_CONTENT_COLUMNS
+        ModelVersion.id,
+        ModelVersion.capability_set_id,
+        ModelVersion.pricing_discount,
+        ModelVersion.extra,
+        *_CONTENT_COLUMNS,
     )
     names = [column.key for column in _CONTENT_COLUMNS]
-    sets = _version_sets(connection, version_ids)
+    rows = [
+        row
+        for chunk in scoped(query, ModelVersion.id, version_ids)
+        for row in connection.execute(chunk).all()
+    ]
+    sets = read_capabilities(connection, {row[1] for row in rows})
     contents = {}
-    for chunk in scoped(query, ModelVersion.id, version_ids):
-        for version_id, discount, extra, *values in connection.execute(chunk).all():
-            content: dict[str, Any] = dict(zip(names, values, strict=True))
-            content["pricing_discount"] = None if discount is None else canonical(discount)
-            content.update(sets[version_id])
-            content["extra"] = extra or {}
-            contents[version_id] = content
+    for version_id, set_id, discount, extra, *values in rows:
+        content: dict[str, Any] = dict(zip(names, values, strict=True))
+        content["pricing_discount"] = None if discount is None else canonical(discount)
+        content.update(sets[set_id])
+        content["extra"] = extra or {}
+        contents[version_id] = content
     return contents
 
 

@@ -20,13 +20,14 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 
 from etl.db.tables import (
     Availability,
+    CapabilityCategory,
+    CapabilityModality,
+    CapabilityParameter,
+    CapabilitySet,
     Category,
     Modality,
     Model,
     ModelVersion,
-    ModelVersionCategory,
-    ModelVersionModality,
-    ModelVersionParameter,
     Parameter,
     Price,
     Provider,
@@ -36,7 +37,16 @@ from etl.db.tables import (
 from etl.errors import SyncHeld
 from etl.money import DYNAMIC
 from etl.money import Price as PriceValue
-from etl.normalize import SCALAR_FIELDS, Catalog, ModelRecord, ModelState, build_catalog, merge
+from etl.normalize import (
+    SCALAR_FIELDS,
+    SET_FIELDS,
+    Catalog,
+    ModelRecord,
+    ModelState,
+    build_catalog,
+    canonical_hash,
+    merge,
+)
 from etl.shapes import RawCatalog
 from etl.state import chunked, read_stored
 
@@ -369,51 +379,68 @@ def _write_versions(
             extra=content["extra"],
         )
         rows.append(row)
-    version_ids = list(
-        connection.execute(
-            insert(ModelVersion).returning(ModelVersion.id, sort_by_parameter_order=True), rows
+    capability_ids = _capability_sets(connection, [state for _, _, state in versions])
+    for row, capability_id in zip(rows, capability_ids, strict=True):
+        row["capability_set_id"] = capability_id
+    connection.execute(insert(ModelVersion), rows)
+
+
+def _capability_sets(connection: Connection, states: list[ModelState]) -> list[int]:
+    """The capability set of each state, creating the sets never seen before."""
+    keys = [tuple(state.content[field] for field in SET_FIELDS) for state in states]
+    digests = {key: canonical_hash(list(key)) for key in set(keys)}
+    ids: dict[str, int] = {}
+    for chunk in chunked(sorted(set(digests.values()))):
+        query = select(CapabilitySet.digest, CapabilitySet.id).where(
+            CapabilitySet.digest.in_(chunk)
+        )
+        ids.update((digest, id_) for digest, id_ in connection.execute(query))
+    missing = [key for key, digest in digests.items() if digest not in ids]
+    if missing:
+        created = connection.execute(
+            insert(CapabilitySet).returning(CapabilitySet.id, sort_by_parameter_order=True),
+            [{"digest": digests[key]} for key in missing],
         ).scalars()
-    )
-    states = [state for _, _, state in versions]
-    _write_links(connection, version_ids, states)
+        new_ids = dict(zip(missing, created, strict=True))
+        _write_members(connection, new_ids)
+        ids.update((digests[key], id_) for key, id_ in new_ids.items())
+    return [ids[digests[key]] for key in keys]
 
 
-def _write_links(connection: Connection, version_ids: list[int], states: list[ModelState]) -> None:
-    def names(*fields: str) -> set[str]:
-        return {name for state in states for field in fields for name in state.content[field]}
-
-    modality_ids = _ensure_names(
-        connection, Modality, names("input_modalities", "output_modalities")
-    )
-    parameter_ids = _ensure_names(connection, Parameter, names("supported_parameters"))
-    category_ids = _ensure_names(connection, Category, names("categories"))
-    modalities, parameters, categories = [], [], []
-    for version_id, state in zip(version_ids, states, strict=True):
-        content = state.content
-        for direction in ("input", "output"):
+def _write_members(connection: Connection, sets: dict[tuple[Any, ...], int]) -> None:
+    """The modalities, parameters and categories of new capability sets."""
+    inputs, outputs, parameters, categories = zip(*sets, strict=True)
+    modality_ids = _ensure_names(connection, Modality, _union(inputs + outputs))
+    parameter_ids = _ensure_names(connection, Parameter, _union(parameters))
+    category_ids = _ensure_names(connection, Category, _union(categories))
+    modalities, parameter_rows, category_rows = [], [], []
+    for (input_set, output_set, parameter_set, category_set), set_id in sets.items():
+        for direction, names in (("input", input_set), ("output", output_set)):
             modalities += [
                 {
-                    "model_version_id": version_id,
+                    "capability_set_id": set_id,
                     "direction": direction,
-                    "modality_id": modality_ids[m],
+                    "modality_id": modality_ids[n],
                 }
-                for m in content[f"{direction}_modalities"]
+                for n in names
             ]
-        parameters += [
-            {"model_version_id": version_id, "parameter_id": parameter_ids[p]}
-            for p in content["supported_parameters"]
+        parameter_rows += [
+            {"capability_set_id": set_id, "parameter_id": parameter_ids[n]} for n in parameter_set
         ]
-        categories += [
-            {"model_version_id": version_id, "category_id": category_ids[c]}
-            for c in content["categories"]
+        category_rows += [
+            {"capability_set_id": set_id, "category_id": category_ids[n]} for n in category_set
         ]
     for table, rows in (
-        (ModelVersionModality, modalities),
-        (ModelVersionParameter, parameters),
-        (ModelVersionCategory, categories),
+        (CapabilityModality, modalities),
+        (CapabilityParameter, parameter_rows),
+        (CapabilityCategory, category_rows),
     ):
         if rows:
             connection.execute(insert(table), rows)
+
+
+def _union(sets: Iterable[Iterable[str]]) -> set[str]:
+    return {name for names in sets for name in names}
 
 
 def _mark_seen(

@@ -26,10 +26,10 @@ from sqlalchemy import Connection, func, or_, select
 from etl.db.tables import (
     RUN_COUNTS,
     Availability,
+    CapabilityCategory,
     Category,
     Model,
     ModelVersion,
-    ModelVersionCategory,
     Price,
     Provider,
     SyncRun,
@@ -240,8 +240,11 @@ def _models_in_categories(
     query = (
         select(ModelVersion.model_id)
         .distinct()
-        .join(ModelVersionCategory, ModelVersionCategory.model_version_id == ModelVersion.id)
-        .join(Category, Category.id == ModelVersionCategory.category_id)
+        .join(
+            CapabilityCategory,
+            CapabilityCategory.capability_set_id == ModelVersion.capability_set_id,
+        )
+        .join(Category, Category.id == CapabilityCategory.category_id)
         .where(func.lower(Category.name).in_([c.lower() for c in categories]))
     )
     if until is not None:

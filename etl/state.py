@@ -11,12 +11,12 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, Connection, and_, or_, select
 
 from etl.db.tables import (
+    CapabilityCategory,
+    CapabilityModality,
+    CapabilityParameter,
     Category,
     Modality,
     ModelVersion,
-    ModelVersionCategory,
-    ModelVersionModality,
-    ModelVersionParameter,
     Parameter,
     Price,
 )
@@ -67,13 +67,13 @@ def read_stored(
         for row in connection.execute(query_filter(price_query, Price.model_id)):
             prices[row.model_id][row.component] = (row.id, DYNAMIC if row.dynamic else row.amount)
 
-    sets = _read_sets(connection, [row.id for row in versions])
+    sets = read_capabilities(connection, {row.capability_set_id for row in versions})
     stored = {}
     for row in versions:
         content: dict[str, Any] = {name: getattr(row, name) for name in SCALAR_FIELDS}
         if row.pricing_discount is not None:
             content["pricing_discount"] = canonical(row.pricing_discount)
-        content.update(sets[row.id])
+        content.update(sets[row.capability_set_id])
         content["extra"] = row.extra or {}
         model_prices = prices.get(row.model_id, {})
         stored[row.model_id] = StoredModel(
@@ -94,28 +94,28 @@ def _id_filters(model_ids: Collection[int] | None) -> Iterator[Any]:
         yield lambda query, column, chunk=chunk: query.where(column.in_(chunk))
 
 
-def _read_sets(connection: Connection, version_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """The modality, parameter and category sets of each version, as sorted tuples."""
+def read_capabilities(
+    connection: Connection, set_ids: Collection[int]
+) -> dict[int, dict[str, tuple[str, ...]]]:
+    """The modalities, parameters and categories of capability sets, as sorted tuples."""
     sets: dict[int, dict[str, list[str]]] = {
-        version_id: {name: [] for name in SET_FIELDS} for version_id in version_ids
+        set_id: {name: [] for name in SET_FIELDS} for set_id in set_ids
     }
-    link = ModelVersionModality
-    for chunk in chunked(version_ids):
-        modalities = select(link.model_version_id, link.direction, Modality.name).join(Modality)
-        for version_id, direction, name in connection.execute(
-            modalities.where(link.model_version_id.in_(chunk))
+    link = CapabilityModality
+    for chunk in chunked(sorted(set_ids)):
+        modalities = select(link.capability_set_id, link.direction, Modality.name).join(Modality)
+        for set_id, direction, name in connection.execute(
+            modalities.where(link.capability_set_id.in_(chunk))
         ):
-            sets[version_id][f"{direction}_modalities"].append(name)
+            sets[set_id][f"{direction}_modalities"].append(name)
         for table, lookup, field in (
-            (ModelVersionParameter, Parameter, "supported_parameters"),
-            (ModelVersionCategory, Category, "categories"),
+            (CapabilityParameter, Parameter, "supported_parameters"),
+            (CapabilityCategory, Category, "categories"),
         ):
-            query = select(table.model_version_id, lookup.name).join(lookup)
-            for version_id, name in connection.execute(
-                query.where(table.model_version_id.in_(chunk))
-            ):
-                sets[version_id][field].append(name)
+            query = select(table.capability_set_id, lookup.name).join(lookup)
+            for set_id, name in connection.execute(query.where(table.capability_set_id.in_(chunk))):
+                sets[set_id][field].append(name)
     return {
-        version_id: {field: tuple(sorted(names)) for field, names in found.items()}
-        for version_id, found in sets.items()
+        set_id: {field: tuple(sorted(names)) for field, names in found.items()}
+        for set_id, found in sets.items()
     }

@@ -136,10 +136,11 @@ class TestMutations:
         models, touched = case
         with engine.begin() as connection:  # each example starts from an empty history
             for table in (
-                "model_version_modalities",
-                "model_version_categories",
-                "model_version_parameters",
+                "capability_modalities",
+                "capability_categories",
+                "capability_parameters",
                 "model_versions",
+                "capability_sets",
                 "prices",
                 "model_availability",
                 "provider_states",

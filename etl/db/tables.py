@@ -207,6 +207,8 @@ class ModelVersion(Base):
     valid_from: Mapped[datetime]
     valid_to: Mapped[datetime | None]
     content_hash: Mapped[str] = mapped_column(String(64))
+    capability_set_id: Mapped[int] = mapped_column(ForeignKey("capability_sets.id"))
+    """Its modalities, supported parameters and categories."""
     name: Mapped[str | None]
     description: Mapped[str | None]
     created: Mapped[int | None] = mapped_column(BigInteger)
@@ -249,30 +251,50 @@ class Parameter(Base):
     name: Mapped[str] = mapped_column(String(255), unique=True)
 
 
-class ModelVersionModality(Base):
-    __tablename__ = "model_version_modalities"
+class CapabilitySet(Base):
+    """One distinct combination of input and output modalities, supported parameters and
+    categories. Versions share them (a catalog has a few hundred combinations for thousands
+    of models), so a new version costs one id instead of a dozen link rows. The views
+    ``model_version_modalities``, ``model_version_parameters`` and
+    ``model_version_categories`` give the same facts per version."""
+
+    __tablename__ = "capability_sets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    """sha256 of the four sorted lists: equal digest, same set."""
+
+
+class CapabilityModality(Base):
+    __tablename__ = "capability_modalities"
     __table_args__ = (
         CheckConstraint(
             "direction IN (" + ", ".join(f"'{d}'" for d in DIRECTIONS) + ")", name="direction"
         ),
     )
 
-    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), primary_key=True)
+    capability_set_id: Mapped[int] = mapped_column(
+        ForeignKey("capability_sets.id"), primary_key=True
+    )
     direction: Mapped[str] = mapped_column(String(6), primary_key=True)
     modality_id: Mapped[int] = mapped_column(ForeignKey("modalities.id"), primary_key=True)
 
 
-class ModelVersionCategory(Base):
-    __tablename__ = "model_version_categories"
+class CapabilityCategory(Base):
+    __tablename__ = "capability_categories"
 
-    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), primary_key=True)
+    capability_set_id: Mapped[int] = mapped_column(
+        ForeignKey("capability_sets.id"), primary_key=True
+    )
     category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), primary_key=True)
 
 
-class ModelVersionParameter(Base):
-    __tablename__ = "model_version_parameters"
+class CapabilityParameter(Base):
+    __tablename__ = "capability_parameters"
 
-    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), primary_key=True)
+    capability_set_id: Mapped[int] = mapped_column(
+        ForeignKey("capability_sets.id"), primary_key=True
+    )
     parameter_id: Mapped[int] = mapped_column(ForeignKey("parameters.id"), primary_key=True)
 
 

@@ -1,5 +1,8 @@
 """SQL views for analysts, on SQLite and PostgreSQL alike (created by migration 0002).
 
+* ``model_version_modalities``, ``model_version_parameters``, ``model_version_categories``:
+  each input or output modality, supported parameter and category of each version (stored
+  once per capability set, see :class:`etl.db.tables.CapabilitySet`);
 * ``current_models``: each model listed now, its current attributes, and its prompt and
   completion prices per 1M tokens;
 * ``current_prices``: each non-zero price component of a model listed now;
@@ -213,7 +216,32 @@ FROM sync_runs
 WHERE status = 'succeeded'""",
 )
 
+# Per-version links, through the version's capability set (see etl.db.tables.CapabilitySet).
+VERSION_MODALITIES = View(
+    "model_version_modalities",
+    """SELECT mv.id AS model_version_id, c.direction, c.modality_id
+FROM model_versions mv
+JOIN capability_modalities c ON c.capability_set_id = mv.capability_set_id""",
+)
+
+VERSION_PARAMETERS = View(
+    "model_version_parameters",
+    """SELECT mv.id AS model_version_id, c.parameter_id
+FROM model_versions mv
+JOIN capability_parameters c ON c.capability_set_id = mv.capability_set_id""",
+)
+
+VERSION_CATEGORIES = View(
+    "model_version_categories",
+    """SELECT mv.id AS model_version_id, c.category_id
+FROM model_versions mv
+JOIN capability_categories c ON c.capability_set_id = mv.capability_set_id""",
+)
+
 ANALYST_VIEWS: Final = (
+    VERSION_MODALITIES,
+    VERSION_PARAMETERS,
+    VERSION_CATEGORIES,
     CURRENT_MODELS,
     CURRENT_PRICES,
     PRICE_HISTORY,

@@ -1,4 +1,5 @@
-"""Analyst views: current_models, current_prices, price_history, price_changes,
+"""Analyst views: model_version_modalities, model_version_parameters,
+model_version_categories, current_models, current_prices, price_history, price_changes,
 availability_intervals and observations (see etl.db.views), on SQLite and PostgreSQL.
 
 Written by hand (autogenerate does not see views), then reviewed: each view is created
