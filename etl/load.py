@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
+from etl.db.bulk import insert_returning_ids, insert_rows
 from etl.db.tables import (
     Availability,
     CapabilityCategory,
@@ -247,8 +248,9 @@ def _add_new_models(
     if not fresh:
         return
     vendor_ids = _ensure_names(connection, Vendor, {record.vendor for record in fresh})
-    model_ids = connection.execute(
-        insert(Model).returning(Model.id, sort_by_parameter_order=True),
+    new_ids = insert_returning_ids(
+        connection,
+        Model,
         [
             {
                 "provider_id": provider_ids[record.provider],
@@ -261,13 +263,12 @@ def _add_new_models(
             }
             for record in fresh
         ],
-    ).scalars()
-    new_ids = list(model_ids)
+    )
     for record, model_id in zip(fresh, new_ids, strict=True):
         state = merge(None, record)
         changes.versions.append((model_id, 1, state))
         changes.prices.extend((model_id, component, p) for component, p in state.prices.items())
-    _open_availability(connection, new_ids, observed_at, run_id)
+    _open_availability(connection, new_ids, observed_at, run_id, already_available=True)
 
 
 def _diff_changed_models(
@@ -296,14 +297,22 @@ def _diff_changed_models(
 
 
 def _open_availability(
-    connection: Connection, model_ids: list[int], observed_at: datetime, run_id: int
+    connection: Connection,
+    model_ids: list[int],
+    observed_at: datetime,
+    run_id: int,
+    *,
+    already_available: bool = False,
 ) -> None:
     if not model_ids:
         return
-    connection.execute(
-        insert(Availability),
+    insert_rows(
+        connection,
+        Availability,
         [{"model_id": i, "valid_from": observed_at, "sync_run_id": run_id} for i in model_ids],
     )
+    if already_available:  # new models are inserted available
+        return
     for chunk in chunked(model_ids):
         connection.execute(update(Model).where(Model.id.in_(chunk)).values(available=True))
 
@@ -339,8 +348,9 @@ def _write(connection: Connection, changes: _Changes, observed_at: datetime, run
             [{"model_id": i, "source_hash": h} for i, h in changes.source_hashes],
         )
     if changes.prices:
-        connection.execute(
-            insert(Price),
+        insert_rows(
+            connection,
+            Price,
             [
                 {
                     "model_id": model_id,
@@ -382,7 +392,7 @@ def _write_versions(
     capability_ids = _capability_sets(connection, [state for _, _, state in versions])
     for row, capability_id in zip(rows, capability_ids, strict=True):
         row["capability_set_id"] = capability_id
-    connection.execute(insert(ModelVersion), rows)
+    insert_rows(connection, ModelVersion, rows)
 
 
 def _capability_sets(connection: Connection, states: list[ModelState]) -> list[int]:
@@ -397,10 +407,9 @@ def _capability_sets(connection: Connection, states: list[ModelState]) -> list[i
         ids.update((digest, id_) for digest, id_ in connection.execute(query))
     missing = [key for key, digest in digests.items() if digest not in ids]
     if missing:
-        created = connection.execute(
-            insert(CapabilitySet).returning(CapabilitySet.id, sort_by_parameter_order=True),
-            [{"digest": digests[key]} for key in missing],
-        ).scalars()
+        created = insert_returning_ids(
+            connection, CapabilitySet, [{"digest": digests[key]} for key in missing]
+        )
         new_ids = dict(zip(missing, created, strict=True))
         _write_members(connection, new_ids)
         ids.update((digests[key], id_) for key, id_ in new_ids.items())
@@ -435,8 +444,7 @@ def _write_members(connection: Connection, sets: dict[tuple[Any, ...], int]) -> 
         (CapabilityParameter, parameter_rows),
         (CapabilityCategory, category_rows),
     ):
-        if rows:
-            connection.execute(insert(table), rows)
+        insert_rows(connection, table, rows)
 
 
 def _union(sets: Iterable[Iterable[str]]) -> set[str]:
