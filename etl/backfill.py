@@ -171,8 +171,10 @@ def _admit(
         )
         .returning(SyncRun.id)
     ).scalar_one()
+    # The parsed catalog is not kept: memory stays that of one snapshot, whatever their
+    # number; the replay reads each one back from the archive when its turn comes.
     return Observation(
-        run_id, snapshot.observed_at, payload.sha256, provider, catalog, snapshot.source
+        run_id, snapshot.observed_at, payload.sha256, provider, None, snapshot.source
     )
 
 
