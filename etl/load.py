@@ -137,7 +137,7 @@ def apply_catalog(
     _close_availability(connection, gone, observed_at)
     _open_availability(connection, returning, observed_at, run_id)
     _write(connection, changes, observed_at, run_id)
-    _mark_seen(connection, complete, listed, known, provider_ids, observed_at)
+    _mark_seen(connection, complete, provider_ids, observed_at)
 
     counts = LoadCounts(
         models_seen=len(listed),
@@ -257,7 +257,6 @@ def _add_new_models(
                 "model": record.model,
                 "vendor_id": vendor_ids[record.vendor],
                 "first_seen_at": observed_at,
-                "last_seen_at": observed_at,
                 "available": True,
                 "source_hash": record.source_hash,
             }
@@ -320,8 +319,12 @@ def _open_availability(
 def _close_availability(
     connection: Connection, model_ids: list[int], observed_at: datetime
 ) -> None:
+    # The provider's previous complete observation: the last one that listed the model.
     last_seen = (
-        select(Model.last_seen_at).where(Model.id == Availability.model_id).scalar_subquery()
+        select(Provider.last_observed_at)
+        .join(Model, Model.provider_id == Provider.id)
+        .where(Model.id == Availability.model_id)
+        .scalar_subquery()
     )
     for chunk in chunked(model_ids):
         connection.execute(
@@ -454,21 +457,12 @@ def _union(sets: Iterable[Iterable[str]]) -> set[str]:
 def _mark_seen(
     connection: Connection,
     complete: set[str],
-    listed: set[tuple[str, str]],
-    known: dict[tuple[str, str], Any],
     provider_ids: dict[str, int],
     observed_at: datetime,
 ) -> None:
-    # After the availability changes above, the available models of a complete provider are
-    # exactly the ones it listed: one statement per provider, no id list.
-    for provider in sorted(complete):
+    # Every available model of a complete provider was just listed: one row to update.
+    ids = [provider_ids[name] for name in sorted(complete)]
+    if ids:
         connection.execute(
-            update(Model)
-            .where(Model.provider_id == provider_ids[provider], Model.available)
-            .values(last_seen_at=observed_at)
-        )
-    partial = [known[key].id for key in listed if key[0] not in complete and key in known]
-    for chunk in chunked(partial):
-        connection.execute(
-            update(Model).where(Model.id.in_(chunk)).values(last_seen_at=observed_at)
+            update(Provider).where(Provider.id.in_(ids)).values(last_observed_at=observed_at)
         )

@@ -21,7 +21,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
 
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import Connection, case, func, or_, select
 
 from etl.db.tables import (
     RUN_COUNTS,
@@ -188,6 +188,18 @@ class ModelInfo:
     available: bool
 
 
+def last_seen_at() -> Any:
+    """When a model was last listed, as a column (the query must join its provider): the
+    provider's latest complete observation while it is available, else when its latest
+    availability interval last saw it."""
+    closed = (
+        select(func.max(Availability.last_seen_at))
+        .where(Availability.model_id == Model.id)
+        .scalar_subquery()
+    )
+    return case((Model.available, Provider.last_observed_at), else_=closed)
+
+
 def model_directory(
     connection: Connection,
     filters: Filters = NO_FILTERS,
@@ -207,7 +219,7 @@ def model_directory(
             Model.model,
             Vendor.name,
             Model.first_seen_at,
-            Model.last_seen_at,
+            last_seen_at(),
             Model.available,
         )
         .join(Provider, Model.provider_id == Provider.id)

@@ -116,11 +116,11 @@ def natural_history(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     from sqlalchemy import text
 
     queries = {
-        "providers": "SELECT name, first_seen_at FROM providers",
+        "providers": "SELECT name, first_seen_at, last_observed_at FROM providers",
         "provider_states": """SELECT p.name, s.configured, s.valid_from, s.valid_to
             FROM provider_states s JOIN providers p ON p.id = s.provider_id""",
         "vendors": "SELECT name FROM vendors",
-        "models": """SELECT p.name, m.model, v.name, m.first_seen_at, m.last_seen_at,
+        "models": """SELECT p.name, m.model, v.name, m.first_seen_at,
                 m.available, m.source_hash
             FROM models m JOIN providers p ON p.id = m.provider_id
             JOIN vendors v ON v.id = m.vendor_id""",

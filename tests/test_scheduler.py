@@ -214,13 +214,13 @@ class TestJob:
 
 @pytest.fixture
 def stop_at_first_model(engine: Engine) -> Iterator[threading.Event]:
-    """An interrupt event that the sync itself sets when it inserts its first model: as if
-    the grace period ran out in the middle of applying."""
+    """An interrupt event that the sync itself sets when it inserts its provider, its first
+    write: as if the grace period ran out in the middle of applying."""
     interrupt = threading.Event()
     interruptible(engine, interrupt, "serve stopped: rolled back")
 
     def set_interrupt(_connection: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if statement.startswith("INSERT INTO models"):
+        if statement.startswith("INSERT INTO providers"):
             interrupt.set()
 
     event.listen(engine, "before_cursor_execute", set_interrupt)

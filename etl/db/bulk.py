@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, insert, text
+from sqlalchemy.exc import DBAPIError
 
 from etl.db.tables import Base
 
@@ -56,6 +57,7 @@ def _table(entity: type[Base]) -> Table:
 
 
 def _copy(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    import psycopg
     from psycopg import sql
     from psycopg.types.json import Jsonb
 
@@ -70,10 +72,16 @@ def _copy(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]
     }
     driver = connection.connection.driver_connection
     assert driver is not None
-    with driver.cursor() as cursor, cursor.copy(statement) as copy:
-        for row in rows:
-            values = [row[name] for name in columns]
-            for index in json_columns:
-                if values[index] is not None:
-                    values[index] = Jsonb(values[index])
-            copy.write_row(values)
+    try:
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                values = [row[name] for name in columns]
+                for index in json_columns:
+                    if values[index] is not None:
+                        values[index] = Jsonb(values[index])
+                copy.write_row(values)
+    except psycopg.Error as error:
+        # The same exception SQLAlchemy raises for its own statements (IntegrityError ...).
+        raise DBAPIError.instance(
+            statement.as_string(driver), None, error, psycopg.Error, dialect=connection.dialect
+        ) from error

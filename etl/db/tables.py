@@ -144,6 +144,9 @@ class Provider(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(255), unique=True)
     first_seen_at: Mapped[datetime]
+    last_observed_at: Mapped[datetime | None]
+    """The latest observation of its complete catalog (configured): when each of its available
+    models was last seen. One row to update per sync, not one per model."""
 
 
 class ProviderState(Base):
@@ -181,8 +184,9 @@ class Model(Base):
     """The upstream id, e.g. ``openai/gpt-4o``."""
     vendor_id: Mapped[int] = mapped_column(ForeignKey("vendors.id"))
     first_seen_at: Mapped[datetime]
-    last_seen_at: Mapped[datetime]
     available: Mapped[bool]
+    """Listed now. Last seen: its provider's ``last_observed_at`` while available, else the
+    ``last_seen_at`` of its latest availability interval (the views spell it out)."""
     source_hash: Mapped[str] = mapped_column(String(64))
     """sha256 of the last record applied, as received: an equal hash means nothing to do,
     without even validating the record again."""

@@ -122,7 +122,7 @@ CURRENT_MODELS = View(
             WHEN pc.amount IS NULL THEN 0 ELSE {million_completion} END
          AS completion_per_million,
        mv.version, mv.valid_from AS version_since, a.valid_from AS listed_since,
-       m.first_seen_at, m.last_seen_at
+       m.first_seen_at, pr.last_observed_at AS last_seen_at
 FROM model_versions mv
 {joins_mv}
 JOIN model_availability a ON a.model_id = m.id AND a.valid_to IS NULL
@@ -202,7 +202,7 @@ AVAILABILITY_INTERVALS = View(
     "availability_intervals",
     """SELECT pr.name AS provider, m.model, v.name AS vendor,
        a.valid_from AS available_from, a.valid_to AS available_until,
-       CASE WHEN a.valid_to IS NULL THEN m.last_seen_at ELSE a.last_seen_at END
+       CASE WHEN a.valid_to IS NULL THEN pr.last_observed_at ELSE a.last_seen_at END
          AS last_seen_at
 FROM model_availability a
 {joins_a}""",

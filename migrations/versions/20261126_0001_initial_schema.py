@@ -7,7 +7,7 @@ row per model (and component); check constraints forbid empty or inverted interv
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 07:52:03.736475
+Create Date: 2026-11-26 08:18:34.616887
 """
 
 from collections.abc import Sequence
@@ -68,6 +68,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=255), nullable=False),
         sa.Column("first_seen_at", etl.db.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_observed_at", etl.db.types.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_providers")),
         sa.UniqueConstraint("name", name=op.f("uq_providers_name")),
     )
@@ -201,7 +202,6 @@ def upgrade() -> None:
         sa.Column("model", sa.String(length=255), nullable=False),
         sa.Column("vendor_id", sa.Integer(), nullable=False),
         sa.Column("first_seen_at", etl.db.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("last_seen_at", etl.db.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("available", sa.Boolean(), nullable=False),
         sa.Column("source_hash", sa.String(length=64), nullable=False),
         sa.ForeignKeyConstraint(
