@@ -19,6 +19,7 @@ from etl.archive import load_payload
 from etl.db.tables import Base, ModelVersion, Price, SyncRun
 from etl.errors import SyncHeld
 from etl.load import LoadCounts, apply_catalog
+from etl.normalize import NORMALIZATION_VERSION
 from etl.shapes import RawCatalog, parse_catalog
 from etl.times import utcnow
 
@@ -165,6 +166,7 @@ def _close_run(
     connection.execute(
         run.values(
             status=outcome.status,
+            normalization_version=NORMALIZATION_VERSION if outcome.status == "succeeded" else None,
             providers=providers,
             warnings=outcome.warnings,
             error=outcome.error,

@@ -137,7 +137,7 @@ def apply_catalog(
     _close_availability(connection, gone, observed_at)
     _open_availability(connection, returning, observed_at, run_id)
     _write(connection, changes, observed_at, run_id)
-    _mark_seen(connection, complete, provider_ids, observed_at)
+    mark_seen(connection, complete, observed_at)
 
     counts = LoadCounts(
         models_seen=len(listed),
@@ -454,15 +454,10 @@ def _union(sets: Iterable[Iterable[str]]) -> set[str]:
     return {name for names in sets for name in names}
 
 
-def _mark_seen(
-    connection: Connection,
-    complete: set[str],
-    provider_ids: dict[str, int],
-    observed_at: datetime,
-) -> None:
-    # Every available model of a complete provider was just listed: one row to update.
-    ids = [provider_ids[name] for name in sorted(complete)]
-    if ids:
+def mark_seen(connection: Connection, complete: Iterable[str], observed_at: datetime) -> None:
+    """Every available model of these providers was just listed: one row each to update."""
+    names = sorted(complete)
+    if names:
         connection.execute(
-            update(Provider).where(Provider.id.in_(ids)).values(last_observed_at=observed_at)
+            update(Provider).where(Provider.name.in_(names)).values(last_observed_at=observed_at)
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import gzip
+import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -18,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, Row, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from etl.archive import archive_payload
@@ -27,8 +28,9 @@ from etl.db.tables import RUN_COUNTS, SyncRun
 from etl.errors import DatabaseUnavailable, SyncBusy, SyncError, SyncHeld
 from etl.history import Observation, rederive
 from etl.load import DEFAULT_MAX_REMOVED_SHARE as DEFAULT_MAX_REMOVED_SHARE
-from etl.load import LoadCounts, apply_catalog
+from etl.load import LoadCounts, apply_catalog, mark_seen
 from etl.locks import sync_transaction
+from etl.normalize import NORMALIZATION_VERSION
 from etl.payload import PayloadError
 from etl.shapes import DEFAULT_PROVIDER, RawCatalog, parse_catalog
 from etl.times import iso, utcnow
@@ -206,17 +208,20 @@ def run_sync(
         obtained = obtain()
         result.http_status, result.attempts = obtained.http_status, obtained.attempts
         result.bytes = len(obtained.raw)
-        with collector_paused():
-            payload, raw = parse_catalog(obtained.raw, provider)
-            result.payload_sha256 = payload.sha256
-            result.shape, result.providers = raw.shape, raw.providers
-            result.warnings = raw.warnings
-            with sync_transaction(engine, wait=lock_timeout) as connection:
-                counts = _apply(connection, payload.raw, raw, result, max_removed_share, provider)
-                result.status = "succeeded"
-                for name, value in asdict(counts).items():
-                    setattr(result, name, value)
-                finish_run(connection, result)
+        result.payload_sha256 = hashlib.sha256(obtained.raw).hexdigest()
+        with collector_paused(), sync_transaction(engine, wait=lock_timeout) as connection:
+            latest = _latest_if_same(connection, result, provider)
+            if latest is not None:
+                counts = _observe_again(connection, latest, result)
+            else:
+                _, raw = parse_catalog(obtained.raw, provider)
+                result.shape, result.providers = raw.shape, raw.providers
+                result.warnings = raw.warnings
+                counts = _apply(connection, obtained.raw, raw, result, max_removed_share, provider)
+            result.status = "succeeded"
+            for name, value in asdict(counts).items():
+                setattr(result, name, value)
+            finish_run(connection, result)
     except SyncHeld as error:
         result.status, result.error = "held", str(error)
     except SyncBusy as error:
@@ -249,6 +254,50 @@ def collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _latest_if_same(connection: Connection, result: SyncResult, provider: str) -> Row[Any] | None:
+    """The latest observation, when it applied these very bytes for the same default
+    provider with the normalization in use, and this one comes after it."""
+    latest = connection.execute(
+        select(
+            SyncRun.observed_at,
+            SyncRun.payload_sha256,
+            SyncRun.default_provider,
+            SyncRun.normalization_version,
+            SyncRun.shape,
+            SyncRun.providers,
+            SyncRun.models_seen,
+            SyncRun.warnings,
+        )
+        .where(SyncRun.status == "succeeded", SyncRun.observed_at.is_not(None))
+        # The first run at a time is the one that applied it; a re-run there applied nothing.
+        .order_by(SyncRun.observed_at.desc(), SyncRun.id)
+        .limit(1)
+    ).first()
+    assert result.observed_at is not None
+    same = (
+        latest is not None
+        and latest.observed_at < result.observed_at
+        and latest.payload_sha256 == result.payload_sha256
+        and latest.default_provider == provider
+        and latest.normalization_version == NORMALIZATION_VERSION
+    )
+    return latest if same else None
+
+
+def _observe_again(connection: Connection, latest: Row[Any], result: SyncResult) -> LoadCounts:
+    # The catalog is byte for byte the one the history ends with, so it changes nothing but
+    # the time its complete providers were last seen: no need to parse it again.
+    assert result.observed_at is not None
+    result.shape, result.warnings = latest.shape, list(latest.warnings)
+    result.providers = latest.providers
+    mark_seen(
+        connection,
+        (name for name, on in (latest.providers or {}).items() if on),
+        result.observed_at,
+    )
+    return LoadCounts(models_seen=latest.models_seen)
 
 
 def _apply(
@@ -332,8 +381,11 @@ _RUN_COLUMNS = (
 def finish_run(connection: Connection, result: SyncResult) -> None:
     """Write a run's outcome, counts and warnings to its row."""
     values = {name: getattr(result, name) for name in _RUN_COLUMNS}
+    version = NORMALIZATION_VERSION if result.ok else None
     connection.execute(
-        update(SyncRun).where(SyncRun.id == result.run_id).values(finished_at=utcnow(), **values)
+        update(SyncRun)
+        .where(SyncRun.id == result.run_id)
+        .values(finished_at=utcnow(), normalization_version=version, **values)
     )
 
 

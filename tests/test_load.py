@@ -88,6 +88,56 @@ class TestIdempotence:
         assert count_rows(engine)["sync_runs"] == 2
         assert count_rows(engine)["payloads"] == 1  # archived once per sha256
 
+    def test_same_bytes_again_equal_a_full_resync(
+        self, engine: Engine, make_database: Callable[[], Engine], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Bytes identical to the latest observation skip parsing, yet leave exactly the
+        history and run row that validating and comparing every model again leaves."""
+        raw = read_bytes("insforge/2025-11-19_insforge_v1.1.0.json.gz")
+        full = make_database()
+        sync(engine, raw, 0), sync(full, raw, 0)
+        fast = sync(engine, raw, 1)
+        with monkeypatch.context() as patch:
+            patch.setattr("etl.pipeline._latest_if_same", lambda *args: None)
+            slow = sync(full, raw, 1)
+        assert natural_history(engine) == natural_history(full)
+        assert _seen(engine, "openai/gpt-4o") == (True, at(1))
+
+        def outcome(result: SyncResult) -> dict[str, Any]:
+            return {k: v for k, v in result.to_json().items() if k not in ("run_id", "source")}
+
+        assert outcome(fast) == outcome(slow)
+        assert fast.models_seen > 0 and fast.shape == "insforge-categorized"
+
+    def test_same_bytes_after_a_normalization_change_are_normalized_again(
+        self, engine: Engine, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The shortcut is only taken when the stored state came from the normalization in
+        use: after an upgrade of it every model is validated and hashed again."""
+        raw = payload([model("a/one"), model("a/two")])
+        sync(engine, raw, 0)
+        with engine.connect() as connection:
+            before = set(connection.execute(select(Model.source_hash)).scalars())
+        monkeypatch.setattr("etl.normalize.NORMALIZATION_VERSION", 99)
+        monkeypatch.setattr("etl.pipeline.NORMALIZATION_VERSION", 99)
+        result = sync(engine, raw, 1)
+        assert result.ok and result.models_seen == 2
+        with engine.connect() as connection:
+            after = set(connection.execute(select(Model.source_hash)).scalars())
+            version = connection.execute(
+                select(SyncRun.normalization_version).where(SyncRun.id == result.run_id)
+            ).scalar_one()
+        assert before.isdisjoint(after) and version == 99
+
+    def test_same_bytes_under_another_provider_name_are_a_new_catalog(
+        self, engine: Engine
+    ) -> None:
+        """An OpenRouter list synced with another --provider is that provider's catalog."""
+        raw = payload([model("a/one")])
+        sync(engine, raw, 0)
+        other = sync_bytes(engine, raw, observed_at=at(1), provider="mirror")
+        assert (other.added, other.models_seen) == (1, 1)
+
     def test_representation_changes_change_nothing(self, engine: Engine) -> None:
         """Key order, list order, trailing zeros and dropped zero components are not changes."""
         original = model(pricing={"prompt": "0.0000010", "completion": "0.000002", "request": "0"})

@@ -118,6 +118,8 @@ class SyncRun(Base):
     error: Mapped[str | None]
     providers: Mapped[dict[str, Any] | None]
     """The providers the applied catalog spoke for: ``{"openrouter": true}`` (configured)."""
+    normalization_version: Mapped[int | None]
+    """The normalization that derived the rows of a succeeded run (see etl.normalize)."""
 
 
 class Service(Base):
