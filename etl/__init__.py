@@ -11,13 +11,7 @@ work is available from Python::
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
-
-try:
-    __version__ = version("catalog-etl")
-except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-    __version__ = "0.0.0"
 
 if TYPE_CHECKING:
     from etl.config import Settings
@@ -34,7 +28,15 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    # Imported on first use so that `catalog-etl --help` does not pay for SQLAlchemy.
+    # Imported on first use: a command pays only for what it runs (SQLAlchemy, pydantic,
+    # even importlib.metadata cost tens of milliseconds each).
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("catalog-etl")
+        except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+            return "0.0.0"
     if name in _LAZY:
         import importlib
 

@@ -26,7 +26,10 @@ def run(*args: str, expect: int = 0) -> str:
 
 def all_commands() -> list[tuple[str, click.Command]]:
     found = []
-    for name, command in cli.commands.items():  # type: ignore[attr-defined]
+    context = click.Context(cli)
+    for name in cli.list_commands(context):
+        command = cli.get_command(context, name)
+        assert command is not None
         if isinstance(command, click.Group):
             found += [(f"{name} {sub}", c) for sub, c in command.commands.items()]
         else:

@@ -129,9 +129,7 @@ class TestIdempotence:
             ).scalar_one()
         assert before.isdisjoint(after) and version == 99
 
-    def test_same_bytes_under_another_provider_name_are_a_new_catalog(
-        self, engine: Engine
-    ) -> None:
+    def test_same_bytes_under_another_provider_name_are_a_new_catalog(self, engine: Engine) -> None:
         """An OpenRouter list synced with another --provider is that provider's catalog."""
         raw = payload([model("a/one")])
         sync(engine, raw, 0)

@@ -3,36 +3,50 @@ function and print its result. One module per family of commands."""
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
-from etl import __version__
-from etl.cli import backfill, db, read, reports, serve, sync
+COMMANDS = {
+    "sync": "sync",
+    "demo": "sync",
+    "models": "read",
+    "diff": "read",
+    "runs": "read",
+    "history": "reports",
+    "prices": "reports",
+    "report": "reports",
+    "chart": "reports",
+    "db": "db",
+    "backfill": "backfill",
+    "rebuild": "backfill",
+    "serve": "serve",
+    "status": "serve",
+}
+"""Each command and the module of ``etl.cli`` that defines it."""
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="catalog-etl")
+class LazyGroup(click.Group):
+    """Imports a command's module only when that command runs (or help lists it): start-up
+    is most of a quick command's time."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        command: click.Command = getattr(
+            importlib.import_module(f"etl.cli.{COMMANDS[cmd_name]}"), cmd_name
+        )
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="catalog-etl", prog_name="catalog-etl")
 def cli() -> None:
     """Keep an exact, dated history of AI gateway model catalogs: prices, availability
     and capabilities, queryable with SQL."""
-
-
-for command in (
-    sync.sync,
-    sync.demo,
-    read.models,
-    read.diff,
-    read.runs,
-    reports.history,
-    reports.prices,
-    reports.report,
-    reports.chart,
-    db.db,
-    backfill.backfill,
-    backfill.rebuild,
-    serve.serve,
-    serve.status,
-):
-    cli.add_command(command)
 
 
 def main() -> None:

@@ -75,7 +75,6 @@ def sync(
         catalog-etl sync --file models.json --observed-at 2026-03-02T01:03:22Z
         catalog-etl sync --url https://openrouter.ai/api/v1/models
     """
-    from etl.fetch import FetchSettings
     from etl.pipeline import sync_file, sync_url
     from etl.reports import terminal as render
     from etl.shapes import DEFAULT_PROVIDER
@@ -100,6 +99,8 @@ def sync(
         if file is not None:
             result = sync_file(engine, file, **options)
         else:
+            from etl.fetch import FetchSettings
+
             assert url is not None
             fetch_settings = FetchSettings(
                 total_timeout=settings.timeout,
