@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -21,6 +20,7 @@ from decimal import Decimal
 from itertools import pairwise
 from typing import Any
 
+import zstandard
 from sqlalchemy import Engine, select, text
 
 from etl.backfill import rebuild
@@ -95,7 +95,12 @@ def assert_invariants(engine: Engine, *, check_rebuild: bool = True) -> None:
             )
         ).all()
         models = connection.execute(select(Model.id, Model.available)).all()
-        payloads = dict(connection.execute(select(Payload.sha256, Payload.content)).all())
+        payloads = {
+            sha256: (compression, content)
+            for sha256, compression, content in connection.execute(
+                select(Payload.sha256, Payload.compression, Payload.content)
+            )
+        }
         raw_amounts = (
             connection.execute(text("SELECT amount FROM prices WHERE amount IS NOT NULL"))
             .scalars()
@@ -146,9 +151,10 @@ def assert_invariants(engine: Engine, *, check_rebuild: bool = True) -> None:
 
     for run in runs.values():
         if run.status == "succeeded" and run.payload_sha256 is not None:
-            content = payloads.get(run.payload_sha256)
-            assert content is not None, f"run {run.id}: payload missing from the archive"
-            digest = hashlib.sha256(gzip.decompress(content)).hexdigest()
+            archived = payloads.get(run.payload_sha256)
+            assert archived is not None, f"run {run.id}: payload missing from the archive"
+            assert archived[0] == "zstd", f"run {run.id}: archived as {archived[0]}"
+            digest = hashlib.sha256(zstandard.decompress(archived[1])).hexdigest()
             assert digest == run.payload_sha256, f"run {run.id}: archived bytes differ"
 
     if check_rebuild:

@@ -3,6 +3,7 @@ syncing them in time order would have built; re-deriving from the archive change
 
 from __future__ import annotations
 
+import gzip
 import json
 import random
 import shutil
@@ -11,12 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import zstandard
 from click.testing import CliRunner
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from etl.backfill import backfill, rebuild
 from etl.cli import cli
-from etl.db.tables import SyncRun
+from etl.db.tables import Payload, SyncRun
 from etl.pipeline import sync_file
 from etl.snapshots import Snapshot, file_snapshots, git_snapshots, time_from_name
 from tests.helpers import daily_files, make_model, natural_history, observed_at, payload
@@ -197,6 +199,22 @@ class TestRebuild:
         report = rebuild(engine)
         assert report.observations == 12
         assert (report.versions_written, report.price_rows_written) == (0, 0)
+        assert natural_history(engine) == before
+
+    def test_rebuild_reads_payloads_archived_with_gzip(self, engine: Engine) -> None:
+        """Payloads archived with gzip by earlier versions are read back like zstd ones."""
+        live(engine, DAILY[:3])
+        before = natural_history(engine)
+        with engine.begin() as connection:
+            for sha256, content in connection.execute(select(Payload.sha256, Payload.content)):
+                connection.execute(
+                    update(Payload)
+                    .where(Payload.sha256 == sha256)
+                    .values(
+                        compression="gzip", content=gzip.compress(zstandard.decompress(content))
+                    )
+                )
+        assert rebuild(engine).observations == 3
         assert natural_history(engine) == before
 
 
