@@ -38,7 +38,7 @@ class Payload:
     """Strings that held NUL or lone surrogates, replaced by U+FFFD."""
 
 
-def read_payload(raw: bytes) -> Payload:
+def read_payload(raw: bytes, *, sha256: str | None = None) -> Payload:
     """Decode and parse one catalog payload; raise :class:`PayloadError` with a one-line reason."""
     if not raw.strip():
         raise PayloadError("payload is empty")
@@ -48,7 +48,7 @@ def read_payload(raw: bytes) -> Payload:
     repaired = 0
     if _SUSPECT_ESCAPE.search(raw):
         document, repaired = repair_text(document)
-    return Payload(raw, document, hashlib.sha256(raw).hexdigest(), repaired)
+    return Payload(raw, document, sha256 or hashlib.sha256(raw).hexdigest(), repaired)
 
 
 _REFUSED = object()

@@ -214,7 +214,7 @@ def run_sync(
             if latest is not None:
                 counts = _observe_again(connection, latest, result)
             else:
-                _, raw = parse_catalog(obtained.raw, provider)
+                _, raw = parse_catalog(obtained.raw, provider, sha256=result.payload_sha256)
                 result.shape, result.providers = raw.shape, raw.providers
                 result.warnings = raw.warnings
                 counts = _apply(connection, obtained.raw, raw, result, max_removed_share, provider)

@@ -150,10 +150,13 @@ def _categorized(document: Mapping[str, Any]) -> RawCatalog:
     return catalog
 
 
-def parse_catalog(raw: bytes, provider: str = DEFAULT_PROVIDER) -> tuple[Payload, RawCatalog]:
+def parse_catalog(
+    raw: bytes, provider: str = DEFAULT_PROVIDER, *, sha256: str | None = None
+) -> tuple[Payload, RawCatalog]:
     """Parse a payload and recognise its shape; repairs are counted among the warnings.
-    Records are validated later, against what is stored (see etl.load.apply_catalog)."""
-    payload = read_payload(raw)
+    Records are validated later, against what is stored (see etl.load.apply_catalog).
+    ``sha256``: the payload's digest when the caller has it already."""
+    payload = read_payload(raw, sha256=sha256)
     catalog = detect(payload.document, default_provider=provider)
     if payload.repaired_strings:
         catalog.warnings.append(

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Dialect, Numeric, String
-from sqlalchemy.dialects import mysql, postgresql
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from etl.money import canonical
@@ -31,6 +31,8 @@ class ExactDecimal(TypeDecorator[Decimal]):
         if dialect.name == "sqlite":
             return dialect.type_descriptor(String())
         if dialect.name in ("mysql", "mariadb"):
+            from sqlalchemy.dialects import mysql  # here: only MariaDB users pay for it
+
             return dialect.type_descriptor(mysql.DECIMAL(precision=65, scale=30))
         return dialect.type_descriptor(postgresql.NUMERIC())
 
@@ -55,6 +57,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name in ("mysql", "mariadb"):
+            from sqlalchemy.dialects import mysql
+
             return dialect.type_descriptor(mysql.DATETIME(fsp=6))
         return dialect.type_descriptor(DateTime(timezone=True))
 
