@@ -1,4 +1,5 @@
 """One sync: obtain bytes -> parse -> detect the shape -> validate and normalize -> apply.
+Bytes equal to those the latest observation applied change nothing and are not parsed.
 
 Every attempt is a row in ``sync_runs``, written before any work starts. The data and the
 run's final status are then written in one transaction, so a sync applies completely or
