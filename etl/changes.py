@@ -435,7 +435,7 @@ def _window(column: Any, since: datetime | None, until: datetime | None) -> Colu
 
 
 @dataclass(frozen=True)
-class _Span:
+class Span:
     """A stored row's interval, with what reports need from it."""
 
     valid_from: datetime
@@ -450,19 +450,19 @@ class _Span:
         return self.valid_from < moment and (self.valid_to is None or self.valid_to >= moment)
 
 
-def _priced_spans(connection: Connection, model_ids: Collection[int]) -> dict[int, list[_Span]]:
+def _priced_spans(connection: Connection, model_ids: Collection[int]) -> dict[int, list[Span]]:
     """When each model had a pricing block: its versions' intervals and ``priced`` flags."""
-    spans: dict[int, list[_Span]] = defaultdict(list)
+    spans: dict[int, list[Span]] = defaultdict(list)
     query = select(
         ModelVersion.model_id, ModelVersion.valid_from, ModelVersion.valid_to, ModelVersion.priced
     )
     for chunk in scoped(query, ModelVersion.model_id, model_ids):
         for model_id, start, end, priced in connection.execute(chunk).all():
-            spans[model_id].append(_Span(start, end, priced))
+            spans[model_id].append(Span(start, end, priced))
     return spans
 
 
-def _priced(spans: list[_Span], moment: datetime, *, before: bool = False) -> bool:
+def _priced(spans: list[Span], moment: datetime, *, before: bool = False) -> bool:
     """Whether the model was priced at ``moment`` (or just before it)."""
     for span in spans:
         if span.holds_before(moment) if before else span.holds_at(moment):

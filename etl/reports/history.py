@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from etl.changes import ChangeReport, FieldChange, change_events
+from etl.changes import ChangeReport, FieldChange, Span, change_events
 from etl.db.tables import Availability, ModelVersion, Price
 from etl.money import DYNAMIC, price_text
 from etl.money import Price as PriceValue
@@ -242,16 +242,6 @@ class PriceSeries:
         }
 
 
-@dataclass(frozen=True)
-class _Interval:
-    start: datetime
-    end: datetime | None
-    value: Any
-
-    def holds_at(self, moment: datetime) -> bool:
-        return self.start <= moment and (self.end is None or self.end > moment)
-
-
 def price_series(
     connection: Connection,
     models: Sequence[ModelInfo],
@@ -267,9 +257,9 @@ def price_series(
     end = until or latest_observation(connection)
     if not ids or end is None:
         return []
-    versions: dict[int, list[_Interval]] = defaultdict(list)
-    listed: dict[int, list[_Interval]] = defaultdict(list)
-    rows: dict[tuple[int, str], list[_Interval]] = defaultdict(list)
+    versions: dict[int, list[Span]] = defaultdict(list)
+    listed: dict[int, list[Span]] = defaultdict(list)
+    rows: dict[tuple[int, str], list[Span]] = defaultdict(list)
     for row in connection.execute(
         select(
             ModelVersion.model_id,
@@ -279,13 +269,13 @@ def price_series(
             ModelVersion.name,
         ).where(ModelVersion.model_id.in_(ids))
     ):
-        versions[row.model_id].append(_Interval(row.valid_from, row.valid_to, row))
+        versions[row.model_id].append(Span(row.valid_from, row.valid_to, row))
     for span in connection.execute(
         select(Availability.model_id, Availability.valid_from, Availability.valid_to).where(
             Availability.model_id.in_(ids)
         )
     ):
-        listed[span.model_id].append(_Interval(span.valid_from, span.valid_to, True))
+        listed[span.model_id].append(Span(span.valid_from, span.valid_to, True))
     for price in connection.execute(
         select(
             Price.model_id,
@@ -298,7 +288,7 @@ def price_series(
     ):
         value = DYNAMIC if price.dynamic else price.amount
         rows[(price.model_id, price.component)].append(
-            _Interval(price.valid_from, price.valid_to, value)
+            Span(price.valid_from, price.valid_to, value)
         )
 
     series = []
@@ -310,12 +300,13 @@ def price_series(
             {component for model_id, component in rows if model_id == info.id},
             key=component_order,
         )
-        latest = max(versions[info.id], key=lambda v: v.start, default=None)
+        latest = max(versions[info.id], key=lambda v: v.valid_from, default=None)
         for component in wanted:
             spans = rows.get((info.id, component), [])
             edges = {start}
             for interval in (*versions[info.id], *listed[info.id], *spans):
-                edges |= {t for t in (interval.start, interval.end) if t and start < t < end}
+                ends = (interval.valid_from, interval.valid_to)
+                edges |= {t for t in ends if t and start < t < end}
             points: list[tuple[datetime, PriceValue | None]] = []
             for moment in sorted(edges):
                 value = _value_at(moment, versions[info.id], listed[info.id], spans)
@@ -328,9 +319,9 @@ def price_series(
 
 def _value_at(
     moment: datetime,
-    versions: list[_Interval],
-    listed: list[_Interval],
-    spans: list[_Interval],
+    versions: list[Span],
+    listed: list[Span],
+    spans: list[Span],
 ) -> PriceValue | None:
     if not any(interval.holds_at(moment) for interval in listed):
         return None
