@@ -215,7 +215,8 @@ def run_sync(
             if latest is not None:
                 counts = _observe_again(connection, latest, result)
             else:
-                _, raw = parse_catalog(obtained.raw, provider, sha256=result.payload_sha256)
+                # Only the records are kept, not the parsed document: see consume below.
+                raw = parse_catalog(obtained.raw, provider, sha256=result.payload_sha256)[1]
                 result.shape, result.providers = raw.shape, raw.providers
                 result.warnings = raw.warnings
                 counts = _apply(connection, obtained.raw, raw, result, max_removed_share, provider)
@@ -340,6 +341,7 @@ def _apply(
         observed_at=observed_at,
         run_id=result.run_id,
         max_removed_share=max_removed_share,
+        consume=True,
     )
     result.warnings = catalog.warnings
     return counts

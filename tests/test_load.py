@@ -62,6 +62,17 @@ class TestFirstSync:
         assert counts["payloads"] == 1
         assert counts["prices"] > 337  # most models price prompt and completion
 
+    def test_rows_written_in_small_batches_are_the_same_history(
+        self, engine: Engine, make_database: Callable[[], Engine], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Batched inserts keep every new id matched to its own row across batch ends."""
+        raw = read_bytes("openrouter/2025-11-19_teatreechat.json.gz")
+        whole = make_database()
+        sync(whole, raw, 0)
+        monkeypatch.setattr("etl.db.bulk.BATCH", 7)
+        sync(engine, raw, 0)
+        assert natural_history(engine) == natural_history(whole)
+
     def test_run_row_records_the_outcome(self, engine: Engine) -> None:
         """The run row holds status, observation time, counts and the payload's sha256."""
         result = sync(engine, [model()], 0)
