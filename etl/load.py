@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
-from etl.db.bulk import insert_returning_ids, insert_rows
+from etl.db.bulk import chunked, insert_returning_ids, insert_rows
 from etl.db.tables import (
     Availability,
     CapabilityCategory,
@@ -49,7 +49,7 @@ from etl.normalize import (
     merge,
 )
 from etl.shapes import RawCatalog
-from etl.state import chunked, read_stored
+from etl.state import read_stored
 
 DEFAULT_MAX_REMOVED_SHARE = 0.25
 """A sync that would retire more than this share of a provider's models is held."""

@@ -23,6 +23,7 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, case, func, or_, select
 
+from etl.db.bulk import chunked
 from etl.db.tables import (
     RUN_COUNTS,
     Availability,
@@ -38,7 +39,7 @@ from etl.db.tables import (
 from etl.money import DYNAMIC, price_text
 from etl.money import Price as PriceValue
 from etl.normalize import ModelState
-from etl.state import chunked, read_stored, valid_at
+from etl.state import read_stored, valid_at
 from etl.times import iso
 
 ZERO: Final = Decimal(0)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, or_, select
 
+from etl.db.bulk import chunked
 from etl.db.tables import (
     CapabilityCategory,
     CapabilityModality,
@@ -23,14 +24,6 @@ from etl.db.tables import (
 from etl.money import DYNAMIC, canonical
 from etl.money import Price as PriceValue
 from etl.normalize import SCALAR_FIELDS, SET_FIELDS, ModelState
-
-CHUNK = 5000  # ids per IN (...) list: well under SQLite's 32766 bound variables
-T = TypeVar("T")
-
-
-def chunked(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def valid_at(table: Any, moment: datetime | None) -> ColumnElement[bool]:

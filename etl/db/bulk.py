@@ -12,8 +12,8 @@ Table and column names come from the metadata, never from data; values travel as
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, Table, insert, text
 from sqlalchemy.exc import DBAPIError
@@ -21,6 +21,16 @@ from sqlalchemy.exc import DBAPIError
 from etl.db.tables import Base
 
 BATCH = 10_000
+"""Rows per ``executemany`` on SQLite."""
+CHUNK = 5000
+"""Ids per ``IN (...)`` list: well under SQLite's 32,766 bound variables."""
+T = TypeVar("T")
+
+
+def chunked(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    """``items`` in consecutive slices of ``size``."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def insert_rows(
@@ -33,8 +43,8 @@ def insert_rows(
     if connection.dialect.name == "postgresql":
         _copy(connection, table, rows)
     else:
-        for start in range(0, len(rows), BATCH):
-            connection.execute(insert(table), list(rows[start : start + BATCH]))
+        for batch in chunked(rows, BATCH):
+            connection.execute(insert(table), list(batch))
 
 
 def insert_returning_ids(
@@ -47,9 +57,8 @@ def insert_returning_ids(
     if connection.dialect.name != "postgresql":
         statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
         ids: list[int] = []
-        for start in range(0, len(rows), BATCH):
-            batch = list(rows[start : start + BATCH])
-            ids += connection.execute(statement, batch).scalars()
+        for batch in chunked(rows, BATCH):
+            ids += connection.execute(statement, list(batch)).scalars()
         return ids
     reserve = text(
         "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"
