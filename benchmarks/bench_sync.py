@@ -809,6 +809,17 @@ def render(
     timeout = options.timeout
     verdicts: dict[str, list[str]] = {}
 
+    def measured() -> Iterator[tuple[str, str, str, dict[str, Any], Any, Any]]:
+        """Each measured catalog-etl case, with its json.loads and dlt counterparts."""
+        for dataset in datasets:
+            for case in CASES:
+                for backend in options.backends:
+                    etl = index.get((dataset, case, backend, "etl"))
+                    if etl is not None:
+                        parse = index.get((dataset, case, "-", "json"))
+                        dlt = index.get((dataset, case, backend, "dlt"))
+                        yield dataset, case, backend, etl, parse, dlt
+
     def judge(target: str, ok: bool | None, where: str) -> str:
         if ok is not None:
             verdicts.setdefault(target, [])
@@ -853,42 +864,35 @@ def render(
         " | ≤ target | dlt scd2 | dlt ÷ etl | ≥ 10× |",
         "|---:|---|---|---:|---:|---:|---:|---|---:|---:|---|",
     ]
-    for dataset in datasets:
-        for case in CASES:
-            for backend in options.backends:
-                etl = index.get((dataset, case, backend, "etl"))
-                if etl is None:
-                    continue
-                parse = index.get((dataset, case, "-", "json"))
-                fast = index.get((dataset, case, "-", "orjson"))
-                dlt = index.get((dataset, case, backend, "dlt"))
-                where = f"{dataset} {case} {backend}"
-                ratio, ratio_ok = "", None
-                if etl["status"] == "ok" and parse and parse["status"] == "ok":
-                    value = etl["op_s"] / parse["op_s"]
-                    ratio = f"{value:.1f}×"
-                    if case in RATIO_TARGETS and sizes[dataset] >= RATIO_MIN_MODELS:
-                        ratio_ok = value <= RATIO_TARGETS[case]
-                elif case in RATIO_TARGETS and sizes[dataset] >= RATIO_MIN_MODELS:
-                    ratio_ok = False
-                speedup, speedup_ok = "", None
-                if dlt is not None:
-                    if etl["status"] != "ok":
-                        speedup_ok = False
-                    elif dlt["status"] == "ok":
-                        speedup = f"{dlt['op_s'] / etl['op_s']:.1f}×"
-                        speedup_ok = dlt["op_s"] / etl["op_s"] >= DLT_SPEEDUP
-                    elif dlt["status"] in ("timeout", "memory"):
-                        bound = timeout / etl["op_s"]
-                        speedup = f"> {bound:.0f}×"
-                        speedup_ok = True if bound >= DLT_SPEEDUP else None
-                target = f"{case} ≤ {RATIO_TARGETS.get(case, 0):g}× parse"
-                lines.append(
-                    f"| {dataset} | {case} | {backend} | {_fmt_s(etl, timeout)}"
-                    f" | {_fmt_s(parse, timeout)} | {_fmt_s(fast, timeout)} | {ratio}"
-                    f" | {judge(target, ratio_ok, where)} | {_fmt_s(dlt, timeout)}"
-                    f" | {speedup} | {judge('≥ 10× faster than dlt', speedup_ok, where)} |"
-                )
+    for dataset, case, backend, etl, parse, dlt in measured():
+        fast = index.get((dataset, case, "-", "orjson"))
+        where = f"{dataset} {case} {backend}"
+        ratio, ratio_ok = "", None
+        if etl["status"] == "ok" and parse and parse["status"] == "ok":
+            value = etl["op_s"] / parse["op_s"]
+            ratio = f"{value:.1f}×"
+            if case in RATIO_TARGETS and sizes[dataset] >= RATIO_MIN_MODELS:
+                ratio_ok = value <= RATIO_TARGETS[case]
+        elif case in RATIO_TARGETS and sizes[dataset] >= RATIO_MIN_MODELS:
+            ratio_ok = False
+        speedup, speedup_ok = "", None
+        if dlt is not None:
+            if etl["status"] != "ok":
+                speedup_ok = False
+            elif dlt["status"] == "ok":
+                speedup = f"{dlt['op_s'] / etl['op_s']:.1f}×"
+                speedup_ok = dlt["op_s"] / etl["op_s"] >= DLT_SPEEDUP
+            elif dlt["status"] in ("timeout", "memory"):
+                bound = timeout / etl["op_s"]
+                speedup = f"> {bound:.0f}×"
+                speedup_ok = True if bound >= DLT_SPEEDUP else None
+        target = f"{case} ≤ {RATIO_TARGETS.get(case, 0):g}× parse"
+        lines.append(
+            f"| {dataset} | {case} | {backend} | {_fmt_s(etl, timeout)}"
+            f" | {_fmt_s(parse, timeout)} | {_fmt_s(fast, timeout)} | {ratio}"
+            f" | {judge(target, ratio_ok, where)} | {_fmt_s(dlt, timeout)}"
+            f" | {speedup} | {judge('≥ 10× faster than dlt', speedup_ok, where)} |"
+        )
 
     lines += [
         "",
@@ -905,30 +909,21 @@ def render(
         " | etl rows added | dlt rows added | etl process s | dlt process s |",
         "|---:|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|",
     ]
-    for dataset in datasets:
-        for case in CASES:
-            for backend in options.backends:
-                etl = index.get((dataset, case, backend, "etl"))
-                if etl is None:
-                    continue
-                parse = index.get((dataset, case, "-", "json"))
-                dlt = index.get((dataset, case, backend, "dlt"))
-                ratio, ok = "", None
-                if etl["status"] == "ok" and parse and parse["status"] == "ok":
-                    value = etl["peak_rss_mib"] / parse["peak_rss_mib"]
-                    ratio = f"{value:.1f}×"
-                    if sizes[dataset] >= RSS_MODELS:
-                        ok = value <= RSS_TARGET
-                elif sizes[dataset] >= RSS_MODELS:
-                    ok = False
-                verdict = judge(
-                    f"peak RSS ≤ {RSS_TARGET:g}× json.loads", ok, f"{dataset} {case} {backend}"
-                )
-                lines.append(
-                    f"| {dataset} | {case} | {backend} | {_mib(etl)} | {_mib(parse)} | {ratio}"
-                    f" | {verdict} | {_mib(dlt)} | {_field(etl, 'rows')} | {_field(dlt, 'rows')}"
-                    f" | {_field(etl, 'process_s', '.2f')} | {_field(dlt, 'process_s', '.2f')} |"
-                )
+    for dataset, case, backend, etl, parse, dlt in measured():
+        ratio, ok = "", None
+        if etl["status"] == "ok" and parse and parse["status"] == "ok":
+            value = etl["peak_rss_mib"] / parse["peak_rss_mib"]
+            ratio = f"{value:.1f}×"
+            if sizes[dataset] >= RSS_MODELS:
+                ok = value <= RSS_TARGET
+        elif sizes[dataset] >= RSS_MODELS:
+            ok = False
+        verdict = judge(f"peak RSS ≤ {RSS_TARGET:g}× json.loads", ok, f"{dataset} {case} {backend}")
+        lines.append(
+            f"| {dataset} | {case} | {backend} | {_mib(etl)} | {_mib(parse)} | {ratio}"
+            f" | {verdict} | {_mib(dlt)} | {_field(etl, 'rows')} | {_field(dlt, 'rows')}"
+            f" | {_field(etl, 'process_s', '.2f')} | {_field(dlt, 'process_s', '.2f')} |"
+        )
 
     synthetic = [d for d in datasets if d != "real"]
     if len(synthetic) > 1:
