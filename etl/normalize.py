@@ -100,10 +100,11 @@ class ModelRecord:
     """Only the components listed are reported (zeros included); others keep their price."""
     source_hash: str = ""
     """sha256 of the raw record(s) this was built from (see :func:`source_hash`)."""
-    record_hash: str = field(init=False, compare=False)
-    """sha256 of the normalized content: equal hash, same record, whatever the spelling."""
 
-    def __post_init__(self) -> None:
+    @property
+    def record_hash(self) -> str:
+        """sha256 of the normalized content: equal hash, same record, whatever the spelling.
+        Computed on demand: only a model listed more than once needs it."""
         content = [
             self.fields,
             self.extra,
@@ -111,7 +112,7 @@ class ModelRecord:
             {k: price_text(v) for k, v in self.prices.items()},
             self.prices_partial,
         ]
-        object.__setattr__(self, "record_hash", canonical_hash(content))
+        return canonical_hash(content)
 
     @property
     def vendor(self) -> str:
