@@ -107,7 +107,7 @@ def apply_catalog(
             select(
                 Model.id, Model.provider_id, Model.model, Model.available, Model.source_hash
             ).where(Model.provider_id.in_(provider_ids.values()))
-        )
+        ).all()  # one fetchall: row by row costs a driver call per model
     }
     catalog = build_catalog(raw, {key: row.source_hash for key, row in known.items()})
     if consume:

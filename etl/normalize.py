@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
+import xxhash
 from pydantic import ValidationError
 
 from etl.money import Price, PriceError, canonical, parse_price, per_million_to_unit, price_text
@@ -99,7 +100,7 @@ class ModelRecord:
     prices_partial: bool = False
     """Only the components listed are reported (zeros included); others keep their price."""
     source_hash: str = ""
-    """sha256 of the raw record(s) this was built from (see :func:`source_hash`)."""
+    """Fingerprint of the raw record(s) this was built from (see :func:`source_hash`)."""
 
     @property
     def record_hash(self) -> str:
@@ -170,9 +171,13 @@ def _tagged(value: Any) -> Any:
 
 
 def source_hash(shape: Shape, copies: list[RawRecord]) -> str:
-    """sha256 of a model's raw record(s) as received, with everything that shapes their
-    meaning. Equal to the hash stored for the model: the record is the same as the one
+    """Fingerprint of a model's raw record(s) as received, with everything that shapes
+    their meaning. Equal to the one stored for the model: the record is the same as the one
     applied last, so validating and normalizing it again would change nothing.
+
+    XXH3-128, not sha256: twenty times faster, and a change day hashes every record. It
+    guards against accidents, not forgery (the gateway is trusted for its content anyway);
+    at 128 bits two different records of one model will not share a fingerprint by chance.
 
     Keys are hashed in the order received (twice as fast as sorting them): a payload that
     reorders its keys only costs a validation of each record, which then changes nothing."""
@@ -185,7 +190,7 @@ def source_hash(shape: Shape, copies: list[RawRecord]) -> str:
             text = json.dumps(value, default=_tagged, separators=(",", ":")).encode()
     except RecursionError:
         return ""  # too deep to hash: normalization rejects it with the reason
-    return hashlib.sha256(text).hexdigest()
+    return xxhash.xxh3_128_hexdigest(text)
 
 
 def plain_json(value: Any, depth: int = 0) -> Any:

@@ -57,7 +57,7 @@ def read_stored(
     price_query = price_query.where(valid_at(Price, as_of))
     for query_filter in _id_filters(model_ids):
         versions += connection.execute(query_filter(version_query, ModelVersion.model_id)).all()
-        for row in connection.execute(query_filter(price_query, Price.model_id)):
+        for row in connection.execute(query_filter(price_query, Price.model_id)).all():
             prices[row.model_id][row.component] = (row.id, DYNAMIC if row.dynamic else row.amount)
 
     sets = read_capabilities(connection, {row.capability_set_id for row in versions})
@@ -99,14 +99,16 @@ def read_capabilities(
         modalities = select(link.capability_set_id, link.direction, Modality.name).join(Modality)
         for set_id, direction, name in connection.execute(
             modalities.where(link.capability_set_id.in_(chunk))
-        ):
+        ).all():
             sets[set_id][f"{direction}_modalities"].append(name)
         for table, lookup, field in (
             (CapabilityParameter, Parameter, "supported_parameters"),
             (CapabilityCategory, Category, "categories"),
         ):
             query = select(table.capability_set_id, lookup.name).join(lookup)
-            for set_id, name in connection.execute(query.where(table.capability_set_id.in_(chunk))):
+            for set_id, name in connection.execute(
+                query.where(table.capability_set_id.in_(chunk))
+            ).all():
                 sets[set_id][field].append(name)
     return {
         set_id: {field: tuple(sorted(names)) for field, names in found.items()}

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, insert, select, text
+from sqlalchemy import Engine, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from etl.db.tables import (
@@ -139,6 +139,24 @@ class TestIdempotence:
                 select(SyncRun.normalization_version).where(SyncRun.id == result.run_id)
             ).scalar_one()
         assert before.isdisjoint(after) and version == 99
+
+    def test_fingerprints_of_an_earlier_build_only_cost_one_validation(
+        self, engine: Engine
+    ) -> None:
+        """Stored fingerprints that do not match (an earlier build hashed records with
+        sha256) make the next sync validate every model again: it writes no version and
+        stores the current fingerprints."""
+        raw = read_bytes("openrouter/2025-11-19_teatreechat.json.gz")
+        sync(engine, raw, 0)
+        with engine.begin() as connection:
+            connection.execute(update(Model).values(source_hash="e3b0c442" * 8))
+        before = data_rows(engine)
+        result = sync(engine, json.dumps(json.loads(raw), indent=2).encode(), 1)
+        assert result.ok and (result.versions_written, result.price_changes) == (0, 0)
+        assert data_rows(engine) == before
+        with engine.connect() as connection:
+            stored = set(connection.execute(select(Model.source_hash)).scalars())
+        assert len(stored) == result.models_seen and all(len(h) == 32 for h in stored)
 
     def test_same_bytes_under_another_provider_name_are_a_new_catalog(self, engine: Engine) -> None:
         """An OpenRouter list synced with another --provider is that provider's catalog."""

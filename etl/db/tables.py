@@ -190,8 +190,8 @@ class Model(Base):
     """Listed now. Last seen: its provider's ``last_observed_at`` while available, else the
     ``last_seen_at`` of its latest availability interval (the views spell it out)."""
     source_hash: Mapped[str] = mapped_column(String(64))
-    """sha256 of the last record applied, as received: an equal hash means nothing to do,
-    without even validating the record again."""
+    """Fingerprint (XXH3-128) of the last record applied, as received: an equal one means
+    nothing to do, without even validating the record again."""
 
 
 class ModelVersion(Base):
