@@ -11,14 +11,16 @@ completely or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+import itertools
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select
 
 from etl.archive import archive_payload
+from etl.collector import collector_paused
 from etl.db.tables import SyncRun
 from etl.errors import SyncError
 from etl.history import Observation, Progress, rederive, replay
@@ -75,7 +77,7 @@ def backfill(
     """
     report = BackfillReport()
     ordered = sorted(snapshots, key=lambda s: (s.observed_at is None, s.observed_at, s.source))
-    with sync_transaction(engine) as connection:
+    with collector_paused(), sync_transaction(engine) as connection:
         known: dict[datetime, str | None] = {
             observed_at: sha256
             for observed_at, sha256 in connection.execute(
@@ -86,53 +88,72 @@ def backfill(
             if observed_at is not None
         }
         latest = max(known, default=None)
-        new: list[Observation] = []
-        for number, snapshot in enumerate(ordered, start=1):
-            report.files_read += 1
-            if progress:
-                progress("reading", number, len(ordered))
-            try:
-                observation = _admit(connection, snapshot, provider, known)
-            except (SyncError, PayloadError, SnapshotError, OSError, EOFError) as error:
-                if strict:
-                    raise SyncError(
-                        f"{snapshot.source}: {error} (--strict: nothing applied)"
-                    ) from None
-                report.failed.append({"source": snapshot.source, "error": str(error)})
-                _record_failed(connection, snapshot, provider, str(error))
-                continue
-            if observation is None:
-                report.duplicates += 1
-                continue
-            known[observation.observed_at] = observation.payload_sha256
-            new.append(observation)
-        if not new:
-            return report
-        report.rederived = latest is not None and min(o.observed_at for o in new) < latest
-        if report.rederived:
+        sources: dict[int, str] = {}
+        stream = _admitted(connection, ordered, provider, known, sources, report, strict, progress)
+        # Snapshots come in time order: the ones older than the history's end come first.
+        older: list[Observation] = []
+        for observation in stream:
+            if latest is None or observation.observed_at > latest:
+                stream = itertools.chain([observation], stream)  # put it back
+                break
+            older.append(replace(observation, catalog=None))  # read back from the archive
+        if older:
+            report.rederived = True
+            new = older + [replace(observation, catalog=None) for observation in stream]
             replayed = rederive(
                 connection, new, max_removed_share=max_removed_share, progress=progress
             )
         else:
-            replayed = replay(
-                connection, new, max_removed_share=max_removed_share, progress=progress
-            )
+            # Every new snapshot extends the history: each is applied as soon as it is read,
+            # parsed once, and memory stays that of one snapshot.
+            replayed = replay(connection, stream, max_removed_share=max_removed_share)
         report.observations = replayed.observations
         report.versions_written = replayed.versions_written
         report.price_rows_written = replayed.price_rows_written
-        sources = {o.run_id: o.source or "" for o in new}
         report.held = [
             {"source": sources[run_id], "error": outcome.error or ""}
             for run_id, outcome in replayed.outcomes.items()
             if outcome.status == "held"
         ]
-        report.applied = len(new) - len(report.held)
+        report.applied = len(sources) - len(report.held)
     return report
+
+
+def _admitted(
+    connection: Connection,
+    ordered: list[Snapshot],
+    provider: str,
+    known: dict[datetime, str | None],
+    sources: dict[int, str],
+    report: BackfillReport,
+    strict: bool,
+    progress: Progress | None,
+) -> Iterator[Observation]:
+    """The snapshots that are new observations, read one at a time, with their source by run
+    id in ``sources``; the others are counted (duplicates) or recorded as failed runs."""
+    for number, snapshot in enumerate(ordered, start=1):
+        report.files_read += 1
+        if progress:
+            progress("reading", number, len(ordered))
+        try:
+            observation = _admit(connection, snapshot, provider, known)
+        except (SyncError, PayloadError, SnapshotError, OSError, EOFError) as error:
+            if strict:
+                raise SyncError(f"{snapshot.source}: {error} (--strict: nothing applied)") from None
+            report.failed.append({"source": snapshot.source, "error": str(error)})
+            _record_failed(connection, snapshot, provider, str(error))
+            continue
+        if observation is None:
+            report.duplicates += 1
+            continue
+        known[observation.observed_at] = observation.payload_sha256
+        sources[observation.run_id] = snapshot.source
+        yield observation
 
 
 def rebuild(engine: Engine, *, progress: Progress | None = None) -> RebuildReport:
     """Re-derive every normalized table from the payload archive, in one transaction."""
-    with sync_transaction(engine) as connection:
+    with collector_paused(), sync_transaction(engine) as connection:
         replayed = rederive(connection, [], progress=progress)
     return RebuildReport(
         replayed.observations, replayed.versions_written, replayed.price_rows_written
@@ -145,7 +166,7 @@ def _admit(
     provider: str,
     known: dict[datetime, str | None],
 ) -> Observation | None:
-    """Validate and archive one snapshot and give it a run; None for an exact duplicate."""
+    """Parse and archive one snapshot and give it a run; None for an exact duplicate."""
     if snapshot.problem is not None or snapshot.observed_at is None:
         raise SnapshotError(snapshot.problem or "no observation time")
     raw = snapshot.read()
@@ -171,10 +192,8 @@ def _admit(
         )
         .returning(SyncRun.id)
     ).scalar_one()
-    # The parsed catalog is not kept: memory stays that of one snapshot, whatever their
-    # number; the replay reads each one back from the archive when its turn comes.
     return Observation(
-        run_id, snapshot.observed_at, payload.sha256, provider, None, snapshot.source
+        run_id, snapshot.observed_at, payload.sha256, provider, catalog, snapshot.source
     )
 
 

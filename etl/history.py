@@ -9,7 +9,7 @@ always exactly what syncing every observation in time order would have built.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sized
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
@@ -112,18 +112,20 @@ def rederive(
 
 def replay(
     connection: Connection,
-    observations: list[Observation],
+    observations: Iterable[Observation],
     *,
     max_removed_share: float | None = None,
     progress: Progress | None = None,
 ) -> Replayed:
-    """Apply observations in the given order on top of what is stored."""
+    """Apply observations in the given order on top of what is stored; ``progress`` is told
+    how far it got when they are a list."""
     report = Replayed()
     before = _row_counts(connection)
     parsed: dict[tuple[str, str], RawCatalog] = {}
+    total = len(observations) if isinstance(observations, Sized) else None
     for number, observation in enumerate(observations, start=1):
-        if progress:
-            progress("applying", number, len(observations))
+        if progress and total is not None:
+            progress("applying", number, total)
         catalog = observation.catalog or _archived(connection, observation, parsed)
         guard = max_removed_share if observation.source is not None else None
         try:

@@ -10,11 +10,9 @@ half-way leaves its run ``running``.
 
 from __future__ import annotations
 
-import gc
 import gzip
 import hashlib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -24,6 +22,7 @@ from sqlalchemy import Connection, Engine, Row, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from etl.archive import archive_payload
+from etl.collector import collector_paused
 from etl.db.engine import describe_error
 from etl.db.tables import RUN_COUNTS, SyncRun
 from etl.errors import DatabaseUnavailable, SyncBusy, SyncError, SyncHeld
@@ -242,20 +241,6 @@ def run_sync(
     if not result.ok:
         _record_failure(engine, result)
     return result
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector: parsing and normalizing a catalog allocates
-    millions of containers and no cycles, and the collector would walk them again and again
-    (two thirds of a large parse). Reference counting still frees everything."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _latest_if_same(connection: Connection, result: SyncResult, provider: str) -> Row[Any] | None:

@@ -143,3 +143,22 @@ def make_database(
             for schema in schemas:
                 connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def history_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A database holding the small real history (tests/reports_helpers.py), on each
+    backend, loaded once per test module: for read-only tests."""
+    from tests.reports_helpers import loaded_database  # it imports this module
+
+    with loaded_database(request.param, request, tmp_path_factory.mktemp("history")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def history_engine(history_url: str) -> Iterator[Engine]:
+    engine = make_engine(history_url)
+    yield engine
+    engine.dispose()

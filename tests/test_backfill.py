@@ -9,7 +9,9 @@ import random
 import shutil
 import subprocess
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import zstandard
@@ -19,7 +21,8 @@ from sqlalchemy import Engine, select, update
 from etl.backfill import backfill, rebuild
 from etl.cli import cli
 from etl.db.tables import Payload, SyncRun
-from etl.pipeline import sync_file
+from etl.pipeline import sync_bytes, sync_file
+from etl.shapes import parse_catalog
 from etl.snapshots import Snapshot, file_snapshots, git_snapshots, time_from_name
 from tests.helpers import daily_files, make_model, natural_history, observed_at, payload
 
@@ -143,6 +146,42 @@ class TestFailuresAndDuplicates:
         report = backfill(engine, snapshots(DAILY[:3]))
         assert (report.duplicates, report.applied) == (3, 0)
         assert natural_history(engine) == before
+
+    def test_snapshots_that_extend_the_history_are_parsed_once(
+        self, engine: Engine, make_database: Callable[[], Engine], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A backfill of duplicates and later snapshots applies each new one as it is read,
+        without reading it back from the archive, and builds the history a single backfill
+        of all of them builds."""
+        parsed: list[str] = []
+
+        def counting(raw: bytes, provider: str) -> Any:
+            parsed.append(provider)
+            return parse_catalog(raw, provider)
+
+        backfill(engine, snapshots(DAILY[:3]))
+        monkeypatch.setattr("etl.backfill.parse_catalog", counting)
+        monkeypatch.setattr("etl.history.parse_catalog", counting)
+        report = backfill(engine, snapshots(DAILY[:6]))
+        assert (report.duplicates, report.applied, report.rederived) == (3, 3, False)
+        assert len(parsed) == 6  # three duplicates and three new snapshots, each parsed once
+        monkeypatch.undo()
+        whole = make_database()
+        backfill(whole, snapshots(DAILY[:6]))
+        assert natural_history(engine) == natural_history(whole)
+
+    def test_held_snapshot_is_reported_when_the_history_is_rederived(
+        self, engine: Engine, tmp_path: Path
+    ) -> None:
+        """Snapshots older than the history re-derive it; one of them that would retire most
+        models is held and reported with its file, the others apply."""
+        models = [make_model(f"a/m{i}") for i in range(10)]
+        sync_bytes(engine, payload(models), observed_at=datetime(2026, 3, 10, tzinfo=UTC))
+        (tmp_path / "2026-03-01.json").write_bytes(payload(models))
+        (tmp_path / "2026-03-02.json").write_bytes(payload(models[:1]))
+        report = backfill(engine, file_snapshots([tmp_path]))
+        assert report.rederived and report.applied == 1
+        assert [held["source"] for held in report.held] == [str(tmp_path / "2026-03-02.json")]
 
     def test_bad_file_is_reported_and_skipped(self, engine: Engine, tmp_path: Path) -> None:
         """A file that is not a catalog fails with its reason and a failed run; others apply."""

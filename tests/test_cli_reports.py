@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,19 +16,15 @@ from click.testing import CliRunner
 
 from etl.cli import cli
 from etl.reports import charts
-from tests.conftest import BACKENDS
-from tests.reports_helpers import loaded_database
 
 WINDOW = ("--since", "2026-03-01", "--until", "2026-03-05T12:00:00Z")
 QWEN = "qwen/qwen3.5-35b-a3b"
 REQUIRE_BROWSER = os.environ.get("CATALOG_ETL_TEST_REQUIRE_BROWSER", "") not in ("", "0")
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The small real history on each backend, shared by this module's read-only tests."""
-    with loaded_database(request.param, request, tmp_path_factory.mktemp("cli")) as database:
-        yield database
+@pytest.fixture
+def url(history_url: str) -> str:
+    return history_url
 
 
 def run(*args: str, expect: int = 0) -> str:

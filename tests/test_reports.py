@@ -15,7 +15,6 @@ import pytest
 from sqlalchemy import Connection, Engine
 
 from etl.changes import change_events, diff_report, net_changes
-from etl.db.engine import make_engine
 from etl.money import DYNAMIC
 from etl.pipeline import sync_bytes
 from etl.queries import Filters
@@ -26,25 +25,13 @@ from etl.reports.prices import price_table
 from etl.reports.terminal import document as print_document
 from etl.reports.units import change_percent, per_million, percent_text, price_value_text, unit
 from etl.times import parse_time
-from tests.conftest import BACKENDS
 from tests.helpers import make_model, payload
-from tests.reports_helpers import SINCE, UNTIL, loaded_database
+from tests.reports_helpers import SINCE, UNTIL
 
 QWEN = "qwen/qwen3.5-35b-a3b"
 OLMO = "allenai/olmo-3.1-32b-think"
 TRINITY = "arcee-ai/trinity-mini"
 NARROW = Filters(models=(QWEN, "allenai/olmo-3.1*"))
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def history_engine(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Engine]:
-    """The small history, on each backend, shared by the tests of this module (read-only)."""
-    with loaded_database(request.param, request, tmp_path_factory.mktemp("reports")) as url:
-        engine = make_engine(url)
-        yield engine
-        engine.dispose()
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, inspect, text
 
 from etl.changes import change_events
-from etl.db.engine import make_engine
 from etl.db.tables import Base
 from etl.db.views import ANALYST_VIEWS, TOKEN_COMPONENTS_SQL
 from etl.migrate import alembic_config, upgrade
@@ -27,25 +26,13 @@ from etl.reports.prices import price_table
 from etl.reports.units import TOKEN_COMPONENTS, price_value_text
 from etl.samples import SAMPLES
 from etl.times import as_utc
-from tests.conftest import BACKENDS
 from tests.helpers import TESTS
-from tests.reports_helpers import UNTIL, loaded_database
+from tests.reports_helpers import UNTIL
 
 VIEW_NAMES = {view.name for view in ANALYST_VIEWS}
 README = (TESTS.parent / "README.md").read_text("utf-8")
 EXAMPLES = re.findall(r"```sql\n(.*?)```\s*```text\n(.*?)```", README, flags=re.S)
 _SQLITE_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)(\.\d+)?$")
-
-
-@pytest.fixture(scope="module", params=BACKENDS)
-def history_engine(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Engine]:
-    """The small real history, on each backend, shared by this module's read-only tests."""
-    with loaded_database(request.param, request, tmp_path_factory.mktemp("views")) as url:
-        engine = make_engine(url)
-        yield engine
-        engine.dispose()
 
 
 @pytest.fixture
