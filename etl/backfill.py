@@ -1,12 +1,12 @@
 """Turn archived snapshots into history, in any order, and rebuild history from the archive.
 
-``backfill`` validates every snapshot first (bad ones are reported and skipped, exact
-duplicates cost nothing), archives the new ones, and applies them in time order. When a
-snapshot is older than the latest observation, the history is re-derived from the raw
-payload archive (:mod:`etl.history`), so the result is exactly what syncing all
-observations in order would have built. ``rebuild`` re-derives alone: after a
-normalization fix, say. Both run in one transaction under the sync lock: they apply
-completely or not at all.
+``backfill`` reads the snapshots in time order (bad ones are reported and skipped, exact
+duplicates cost nothing) and archives the new ones. Snapshots later than the history's end
+are applied as they are read, each parsed once. When one is older than the latest
+observation, the history is re-derived from the raw payload archive (:mod:`etl.history`),
+so the result is exactly what syncing all observations in order would have built.
+``rebuild`` re-derives alone: after a normalization fix, say. Both run in one transaction
+under the sync lock: they apply completely or not at all.
 """
 
 from __future__ import annotations

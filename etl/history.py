@@ -143,6 +143,9 @@ def replay(
             outcome = Outcome("held", LoadCounts(), catalog.warnings, str(held))
         report.outcomes[observation.run_id] = outcome
         _close_run(connection, observation.run_id, catalog.providers, outcome)
+        # Freed before the next one is read: memory stays that of one catalog.
+        observation.catalog = None
+        del catalog
     after = _row_counts(connection)
     report.versions_written = after[0] - before[0]
     report.price_rows_written = after[1] - before[1]

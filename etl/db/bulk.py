@@ -8,7 +8,8 @@ type's bind processor, in batches of :data:`BATCH` rows. Ids that the caller nee
 reserved first, in one query: from the table's sequence on PostgreSQL, after the largest id
 on SQLite (a writer holds the database's write lock for its whole transaction).
 
-Table and column names come from the metadata, never from data; values travel as COPY data.
+Table and column names come from the metadata, never from data; values travel as COPY data
+or bound parameters.
 """
 
 from __future__ import annotations
