@@ -13,7 +13,7 @@ from sqlalchemy import Engine, delete, select
 
 from etl.db.bulk import insert_returning_ids, insert_rows
 from etl.db.engine import write_transaction
-from etl.db.tables import Price, SyncRun, Vendor
+from etl.db.tables import Model, Price, SyncRun, Vendor
 from etl.pipeline import sync_bytes
 from tests.helpers import make_model, payload
 
@@ -25,7 +25,7 @@ def one_model(engine: Engine) -> tuple[int, int]:
     result = sync_bytes(engine, payload([make_model()]), source="test", observed_at=T0)
     assert result.ok, result.error
     with engine.connect() as connection:
-        return result.run_id, connection.execute(select(Price.model_id)).scalars().first() or 0
+        return result.run_id, connection.execute(select(Model.id)).scalar_one()
 
 
 def test_values_come_back_exactly(engine: Engine) -> None:
