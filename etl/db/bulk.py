@@ -134,10 +134,8 @@ def _executemany(connection: Connection, table: Table, rows: Sequence[Mapping[st
     dialect = connection.dialect
     compiled = insert(table).compile(dialect=dialect, column_keys=list(rows[0]))
     names = compiled.positiontup
-    if names is None:  # a driver with named placeholders: SQLAlchemy's own executemany
-        for batch in chunked(rows, BATCH):
-            connection.execute(insert(table), list(batch))
-        return
+    if names is None:  # SQLite's and MariaDB's drivers take positional placeholders
+        raise NotImplementedError(f"bulk insert: {dialect.driver} uses named placeholders")
     converters = [
         (index, _repeat_aware(processor))
         for index, name in enumerate(names)
