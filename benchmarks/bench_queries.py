@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from etl.changes import change_events, net_changes  # noqa: E402
 from etl.db.engine import make_engine  # noqa: E402
-from etl.db.tables import Model, ModelVersion, Price, SyncRun  # noqa: E402
+from etl.db.tables import model_versions_table, models_table, prices_table, sync_runs_table  # noqa: E402
 from etl.migrate import upgrade  # noqa: E402
 from etl.pipeline import sync_bytes  # noqa: E402
 from etl.queries import NO_FILTERS  # noqa: E402
@@ -131,7 +131,9 @@ def history_engine(backend: str, args: argparse.Namespace) -> Engine:
     upgrade(engine)
     with engine.connect() as connection:
         runs = connection.execute(
-            select(func.count()).select_from(SyncRun).where(SyncRun.status == "succeeded")
+            select(func.count())
+            .select_from(sync_runs_table)
+            .where(sync_runs_table.c.status == "succeeded")
         ).scalar_one()
     if runs != args.days:
         if runs:
@@ -143,10 +145,10 @@ def history_engine(backend: str, args: argparse.Namespace) -> Engine:
 
 def busiest_model(connection: Connection) -> str:
     model: str = connection.execute(
-        select(Model.model)
-        .join(ModelVersion, ModelVersion.model_id == Model.id)
-        .group_by(Model.model)
-        .order_by(func.count().desc(), Model.model)
+        select(models_table.c.model)
+        .join(model_versions_table, model_versions_table.c.model_id == models_table.c.id)
+        .group_by(models_table.c.model)
+        .order_by(func.count().desc(), models_table.c.model)
         .limit(1)
     ).scalar_one()
     return model
@@ -190,9 +192,9 @@ def main() -> None:
         with engine.connect() as connection:
             counts = {
                 table.name: connection.execute(select(func.count()).select_from(table)).scalar_one()
-                for table in (Model.__table__, ModelVersion.__table__, Price.__table__)
+                for table in (models_table, model_versions_table, prices_table)
             }
-            last = connection.execute(select(func.max(SyncRun.observed_at))).scalar_one()
+            last = connection.execute(select(func.max(sync_runs_table.c.observed_at))).scalar_one()
             print(f"\n{backend}: " + ", ".join(f"{n} {t}" for t, n in counts.items()))
             print(f"{'case':<34} {'median':>9} {'max':>9} {'cpu':>9}")
             for name, run in cases(connection, last).items():

@@ -13,7 +13,7 @@ from datetime import datetime
 import zstandard
 from sqlalchemy import Connection, insert, select
 
-from etl.db.tables import Payload
+from etl.db.tables import payloads_table
 
 COMPRESSION = "zstd"
 ZSTD_LEVEL = 3
@@ -21,11 +21,13 @@ ZSTD_LEVEL = 3
 
 def archive_payload(connection: Connection, raw: bytes, sha256: str, stored_at: datetime) -> bool:
     """Store ``raw`` unless a payload with this sha256 is already archived; True if stored."""
-    exists = connection.execute(select(Payload.sha256).where(Payload.sha256 == sha256)).first()
+    exists = connection.execute(
+        select(payloads_table.c.sha256).where(payloads_table.c.sha256 == sha256)
+    ).first()
     if exists:
         return False
     connection.execute(
-        insert(Payload).values(
+        insert(payloads_table).values(
             sha256=sha256,
             size_bytes=len(raw),
             compression=COMPRESSION,
@@ -39,7 +41,9 @@ def archive_payload(connection: Connection, raw: bytes, sha256: str, stored_at: 
 def load_payload(connection: Connection, sha256: str) -> bytes:
     """The exact bytes of an archived payload."""
     compression, content = connection.execute(
-        select(Payload.compression, Payload.content).where(Payload.sha256 == sha256)
+        select(payloads_table.c.compression, payloads_table.c.content).where(
+            payloads_table.c.sha256 == sha256
+        )
     ).one()
     if compression == "gzip":
         return gzip.decompress(content)

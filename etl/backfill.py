@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, insert, select
 
 from etl.archive import archive_payload
 from etl.collector import collector_paused
-from etl.db.tables import SyncRun
+from etl.db.tables import sync_runs_table
 from etl.errors import SyncError
 from etl.history import Observation, Progress, rederive, replay
 from etl.load import DEFAULT_MAX_REMOVED_SHARE
@@ -81,8 +81,9 @@ def backfill(
         known: dict[datetime, str | None] = {
             observed_at: sha256
             for observed_at, sha256 in connection.execute(
-                select(SyncRun.observed_at, SyncRun.payload_sha256).where(
-                    SyncRun.status == "succeeded", SyncRun.observed_at.is_not(None)
+                select(sync_runs_table.c.observed_at, sync_runs_table.c.payload_sha256).where(
+                    sync_runs_table.c.status == "succeeded",
+                    sync_runs_table.c.observed_at.is_not(None),
                 )
             )
             if observed_at is not None
@@ -178,7 +179,7 @@ def _admit(
         raise SyncError(f"another payload was already observed at {iso(snapshot.observed_at)}")
     archive_payload(connection, raw, payload.sha256, utcnow())
     run_id = connection.execute(
-        insert(SyncRun)
+        insert(sync_runs_table)
         .values(
             status="running",
             source=snapshot.source,
@@ -190,7 +191,7 @@ def _admit(
             payload_sha256=payload.sha256,
             warnings=[],
         )
-        .returning(SyncRun.id)
+        .returning(sync_runs_table.c.id)
     ).scalar_one()
     return Observation(
         run_id, snapshot.observed_at, payload.sha256, provider, catalog, snapshot.source
@@ -200,7 +201,7 @@ def _admit(
 def _record_failed(connection: Connection, snapshot: Snapshot, provider: str, error: str) -> None:
     now = utcnow()
     connection.execute(
-        insert(SyncRun).values(
+        insert(sync_runs_table).values(
             status="failed",
             source=snapshot.source,
             default_provider=provider,

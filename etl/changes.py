@@ -14,13 +14,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Connection, and_, func, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import ColumnElement, Connection, Table, and_, func, or_, select
 
 from etl.db.tables import (
-    Availability,
-    ModelVersion,
-    Price,
+    model_availability_table,
+    model_versions_table,
+    prices_table,
 )
 from etl.money import Price as PriceValue
 from etl.money import canonical, price_text
@@ -454,9 +453,12 @@ def _priced_spans(connection: Connection, model_ids: Collection[int]) -> dict[in
     """When each model had a pricing block: its versions' intervals and ``priced`` flags."""
     spans: dict[int, list[Span]] = defaultdict(list)
     query = select(
-        ModelVersion.model_id, ModelVersion.valid_from, ModelVersion.valid_to, ModelVersion.priced
+        model_versions_table.c.model_id,
+        model_versions_table.c.valid_from,
+        model_versions_table.c.valid_to,
+        model_versions_table.c.priced,
     )
-    for chunk in scoped(query, ModelVersion.model_id, model_ids):
+    for chunk in scoped(query, model_versions_table.c.model_id, model_ids):
         for model_id, start, end, priced in connection.execute(chunk).all():
             spans[model_id].append(Span(start, end, priced))
     return spans
@@ -484,29 +486,40 @@ def _states_at_listing_events(
     closed inside the window: the rows in force then, found by joins (no per-model work)."""
     versions: dict[tuple[int, datetime], tuple[int | None, bool]] = {}
     prices: dict[tuple[int, datetime], dict[str, PriceValue]] = defaultdict(dict)
-    for when in (Availability.valid_from, Availability.valid_to):
+    for when in (model_availability_table.c.valid_from, model_availability_table.c.valid_to):
 
-        def in_force(table: Any, when: Any = when) -> ColumnElement[bool]:
+        def in_force(table: Table, when: Any = when) -> ColumnElement[bool]:
             return and_(
-                table.model_id == Availability.model_id,
-                table.valid_from <= when,
-                or_(table.valid_to.is_(None), table.valid_to > when),
+                table.c.model_id == model_availability_table.c.model_id,
+                table.c.valid_from <= when,
+                or_(table.c.valid_to.is_(None), table.c.valid_to > when),
             )
 
         version_query = (
-            select(Availability.model_id, when, ModelVersion.context_length, ModelVersion.priced)
-            .join(ModelVersion, in_force(ModelVersion))
+            select(
+                model_availability_table.c.model_id,
+                when,
+                model_versions_table.c.context_length,
+                model_versions_table.c.priced,
+            )
+            .join(model_versions_table, in_force(model_versions_table))
             .where(_window(when, since, until))
         )
-        for chunk in scoped(version_query, Availability.model_id, scope):
+        for chunk in scoped(version_query, model_availability_table.c.model_id, scope):
             for model_id, moment, context, priced in connection.execute(chunk).all():
                 versions[(model_id, moment)] = (context, priced)
         price_query = (
-            select(Availability.model_id, when, Price.component, Price.amount, Price.dynamic)
-            .join(Price, in_force(Price))
+            select(
+                model_availability_table.c.model_id,
+                when,
+                prices_table.c.component,
+                prices_table.c.amount,
+                prices_table.c.dynamic,
+            )
+            .join(prices_table, in_force(prices_table))
             .where(_window(when, since, until))
         )
-        for chunk in scoped(price_query, Availability.model_id, scope):
+        for chunk in scoped(price_query, model_availability_table.c.model_id, scope):
             for model_id, moment, component, amount, dynamic in connection.execute(chunk).all():
                 prices[(model_id, moment)][component] = stored_price(amount, dynamic)
     return {
@@ -521,15 +534,17 @@ def _names(
     """Each model's name as of ``moment`` (its latest name when None): reports name a model
     once, however many changes it has."""
     # Versions stay open while a model is away, so every model seen by then has one.
-    query = select(ModelVersion.model_id, ModelVersion.name).where(valid_at(ModelVersion, moment))
+    query = select(model_versions_table.c.model_id, model_versions_table.c.name).where(
+        valid_at(model_versions_table, moment)
+    )
     names: dict[int, str | None] = {}
-    for chunk in scoped(query, ModelVersion.model_id, scope):
+    for chunk in scoped(query, model_versions_table.c.model_id, scope):
         names.update(connection.execute(chunk).all())
     return names
 
 
 _CONTENT_COLUMNS: Final = tuple(
-    getattr(ModelVersion, name) for name in SCALAR_FIELDS if name != "pricing_discount"
+    model_versions_table.c[name] for name in SCALAR_FIELDS if name != "pricing_discount"
 )
 
 
@@ -539,16 +554,16 @@ def version_contents(
     """The tracked content of the given model versions, as :func:`etl.state.read_stored`
     reads it (sets as sorted tuples, the discount as text), by version id."""
     query = select(
-        ModelVersion.id,
-        ModelVersion.capability_set_id,
-        ModelVersion.pricing_discount,
-        ModelVersion.extra,
+        model_versions_table.c.id,
+        model_versions_table.c.capability_set_id,
+        model_versions_table.c.pricing_discount,
+        model_versions_table.c.extra,
         *_CONTENT_COLUMNS,
     )
     names = [column.key for column in _CONTENT_COLUMNS]
     rows = [
         row
-        for chunk in scoped(query, ModelVersion.id, version_ids)
+        for chunk in scoped(query, model_versions_table.c.id, version_ids)
         for row in connection.execute(chunk).all()
     ]
     sets = read_capabilities(connection, {row[1] for row in rows})
@@ -581,15 +596,19 @@ def change_events(
         scope = set(model_ids) if scope is None else scope & set(model_ids)
 
     # Availability: intervals opening or closing inside the window.
-    availability = select(Availability.model_id, Availability.valid_from, Availability.valid_to)
+    availability = select(
+        model_availability_table.c.model_id,
+        model_availability_table.c.valid_from,
+        model_availability_table.c.valid_to,
+    )
     availability = availability.where(
         or_(
-            _window(Availability.valid_from, since, until),
-            _window(Availability.valid_to, since, until),
+            _window(model_availability_table.c.valid_from, since, until),
+            _window(model_availability_table.c.valid_to, since, until),
         )
     )
     model_events: list[tuple[str, int, datetime]] = []
-    for query in scoped(availability, Availability.model_id, scope):
+    for query in scoped(availability, model_availability_table.c.model_id, scope):
         for model_id, start, end in connection.execute(query).all():
             if _inside(start, since, until):
                 first = start == directory[model_id].first_seen_at
@@ -598,38 +617,46 @@ def change_events(
                 model_events.append(("removed", model_id, end))
 
     # Versions: each new version inside the window against the one it replaced.
-    current, previous = aliased(ModelVersion), aliased(ModelVersion)
+    current, previous = model_versions_table.alias(), model_versions_table.alias()
     pairs_query = (
-        select(current.model_id, current.id, previous.id, current.valid_from)
+        select(current.c.model_id, current.c.id, previous.c.id, current.c.valid_from)
         .join(
             previous,
-            and_(previous.model_id == current.model_id, previous.version == current.version - 1),
+            and_(
+                previous.c.model_id == current.c.model_id,
+                previous.c.version == current.c.version - 1,
+            ),
         )
-        .where(_window(current.valid_from, since, until))
+        .where(_window(current.c.valid_from, since, until))
     )
     pairs = [
         row
-        for query in scoped(pairs_query, current.model_id, scope)
+        for query in scoped(pairs_query, current.c.model_id, scope)
         for row in connection.execute(query).all()
     ]
     contents = version_contents(connection, {i for row in pairs for i in row[1:3]})
 
     # Prices: rows starting or ending inside the window, matched up by time.
     price_query = select(
-        Price.model_id,
-        Price.component,
-        Price.amount,
-        Price.dynamic,
-        Price.valid_from,
-        Price.valid_to,
-    ).where(or_(_window(Price.valid_from, since, until), _window(Price.valid_to, since, until)))
+        prices_table.c.model_id,
+        prices_table.c.component,
+        prices_table.c.amount,
+        prices_table.c.dynamic,
+        prices_table.c.valid_from,
+        prices_table.c.valid_to,
+    ).where(
+        or_(
+            _window(prices_table.c.valid_from, since, until),
+            _window(prices_table.c.valid_to, since, until),
+        )
+    )
     if filters.components:
         price_query = price_query.where(
-            func.lower(Price.component).in_([c.lower() for c in filters.components])
+            func.lower(prices_table.c.component).in_([c.lower() for c in filters.components])
         )
     ended: dict[tuple[int, str, datetime], PriceValue] = {}
     started: dict[tuple[int, str, datetime], PriceValue] = {}
-    for query in scoped(price_query, Price.model_id, scope):
+    for query in scoped(price_query, prices_table.c.model_id, scope):
         for model_id, component, amount, dynamic, start, end in connection.execute(query).all():
             value = stored_price(amount, dynamic)
             if _inside(start, since, until):

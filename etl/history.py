@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import Connection, delete, func, select, update
 
 from etl.archive import load_payload
-from etl.db.tables import Base, ModelVersion, Price, SyncRun
+from etl.db.tables import metadata, model_versions_table, prices_table, sync_runs_table
 from etl.errors import SyncHeld
 from etl.load import LoadCounts, apply_catalog
 from etl.normalize import NORMALIZATION_VERSION
@@ -29,7 +29,7 @@ Progress = Callable[[str, int, int], None]
 # Tables that hold what the archive can re-derive; runs, payloads and services stay.
 DERIVED_TABLES = [
     table
-    for table in reversed(Base.metadata.sorted_tables)
+    for table in reversed(metadata.sorted_tables)
     if table.name not in ("sync_runs", "payloads", "services")
 ]
 
@@ -73,9 +73,16 @@ class Replayed:
 def recorded(connection: Connection) -> list[Observation]:
     """Every observation in the history: the succeeded runs that applied a payload."""
     rows = connection.execute(
-        select(SyncRun.id, SyncRun.observed_at, SyncRun.payload_sha256, SyncRun.default_provider)
-        .where(SyncRun.status == "succeeded", SyncRun.payload_sha256.is_not(None))
-        .order_by(SyncRun.observed_at, SyncRun.id)
+        select(
+            sync_runs_table.c.id,
+            sync_runs_table.c.observed_at,
+            sync_runs_table.c.payload_sha256,
+            sync_runs_table.c.default_provider,
+        )
+        .where(
+            sync_runs_table.c.status == "succeeded", sync_runs_table.c.payload_sha256.is_not(None)
+        )
+        .order_by(sync_runs_table.c.observed_at, sync_runs_table.c.id)
     ).all()
     observations: list[Observation] = []
     for run_id, observed_at, sha256, provider in rows:
@@ -167,7 +174,7 @@ def _archived(
 def _close_run(
     connection: Connection, run_id: int, providers: dict[str, bool], outcome: Outcome
 ) -> None:
-    run = update(SyncRun).where(SyncRun.id == run_id)
+    run = update(sync_runs_table).where(sync_runs_table.c.id == run_id)
     connection.execute(
         run.values(
             status=outcome.status,
@@ -179,10 +186,14 @@ def _close_run(
         )
     )
     # A replayed run keeps the time it first finished; a new one finishes now.
-    connection.execute(run.where(SyncRun.finished_at.is_(None)).values(finished_at=utcnow()))
+    connection.execute(
+        run.where(sync_runs_table.c.finished_at.is_(None)).values(finished_at=utcnow())
+    )
 
 
 def _row_counts(connection: Connection) -> tuple[int, int]:
-    versions = connection.execute(select(func.count()).select_from(ModelVersion)).scalar_one()
-    prices = connection.execute(select(func.count()).select_from(Price)).scalar_one()
+    versions = connection.execute(
+        select(func.count()).select_from(model_versions_table)
+    ).scalar_one()
+    prices = connection.execute(select(func.count()).select_from(prices_table)).scalar_one()
     return versions, prices

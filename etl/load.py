@@ -16,24 +16,24 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 
 from etl.db.bulk import chunked, insert_returning_ids, insert_rows
 from etl.db.tables import (
-    Availability,
-    CapabilityCategory,
-    CapabilityModality,
-    CapabilityParameter,
-    CapabilitySet,
-    Category,
-    Modality,
-    Model,
-    ModelVersion,
-    Parameter,
-    Price,
-    Provider,
-    ProviderState,
-    Vendor,
+    capability_categories_table,
+    capability_modalities_table,
+    capability_parameters_table,
+    capability_sets_table,
+    categories_table,
+    modalities_table,
+    model_availability_table,
+    model_versions_table,
+    models_table,
+    parameters_table,
+    prices_table,
+    provider_states_table,
+    providers_table,
+    vendors_table,
 )
 from etl.errors import SyncHeld
 from etl.money import DYNAMIC
@@ -105,8 +105,12 @@ def apply_catalog(
         (names[row.provider_id], row.model): row
         for row in connection.execute(
             select(
-                Model.id, Model.provider_id, Model.model, Model.available, Model.source_hash
-            ).where(Model.provider_id.in_(provider_ids.values()))
+                models_table.c.id,
+                models_table.c.provider_id,
+                models_table.c.model,
+                models_table.c.available,
+                models_table.c.source_hash,
+            ).where(models_table.c.provider_id.in_(provider_ids.values()))
         ).all()  # one fetchall: row by row costs a driver call per model
     }
     catalog = build_catalog(raw, {key: row.source_hash for key, row in known.items()})
@@ -176,11 +180,11 @@ def _guard_removals(known: dict[tuple[str, str], Any], gone: list[int], max_shar
 def _ensure_providers(
     connection: Connection, providers: Iterable[str], observed_at: datetime
 ) -> dict[str, int]:
-    return _ensure_names(connection, Provider, providers, first_seen_at=observed_at)
+    return _ensure_names(connection, providers_table, providers, first_seen_at=observed_at)
 
 
 def _ensure_names(
-    connection: Connection, table: Any, names: Iterable[str], **defaults: Any
+    connection: Connection, table: Table, names: Iterable[str], **defaults: Any
 ) -> dict[str, int]:
     """Ids of the named rows of a lookup table, inserting the missing ones."""
     wanted = sorted(set(names))
@@ -188,12 +192,12 @@ def _ensure_names(
         return {}
     ids: dict[str, int] = {}
     for chunk in chunked(wanted):
-        query = select(table.name, table.id).where(table.name.in_(chunk))
+        query = select(table.c.name, table.c.id).where(table.c.name.in_(chunk))
         ids.update((name, id_) for name, id_ in connection.execute(query))
     missing = [name for name in wanted if name not in ids]
     if missing:
         inserted = connection.execute(
-            insert(table).returning(table.id, sort_by_parameter_order=True),
+            insert(table).returning(table.c.id, sort_by_parameter_order=True),
             [{"name": name, **defaults} for name in missing],
         )
         ids.update(zip(missing, inserted.scalars(), strict=True))
@@ -209,9 +213,9 @@ def _record_provider_states(
 ) -> None:
     current = dict(
         connection.execute(
-            select(ProviderState.provider_id, ProviderState.configured).where(
-                ProviderState.valid_to.is_(None),
-                ProviderState.provider_id.in_(provider_ids.values()),
+            select(provider_states_table.c.provider_id, provider_states_table.c.configured).where(
+                provider_states_table.c.valid_to.is_(None),
+                provider_states_table.c.provider_id.in_(provider_ids.values()),
             )
         ).all()
     )
@@ -225,12 +229,15 @@ def _record_provider_states(
     ids = [provider_id for provider_id, _ in moved if provider_id in current]
     if ids:
         connection.execute(
-            update(ProviderState)
-            .where(ProviderState.valid_to.is_(None), ProviderState.provider_id.in_(ids))
+            update(provider_states_table)
+            .where(
+                provider_states_table.c.valid_to.is_(None),
+                provider_states_table.c.provider_id.in_(ids),
+            )
             .values(valid_to=observed_at)
         )
     connection.execute(
-        insert(ProviderState),
+        insert(provider_states_table),
         [
             {
                 "provider_id": provider_id,
@@ -253,10 +260,10 @@ def _add_new_models(
 ) -> None:
     if not fresh:
         return
-    vendor_ids = _ensure_names(connection, Vendor, {record.vendor for record in fresh})
+    vendor_ids = _ensure_names(connection, vendors_table, {record.vendor for record in fresh})
     new_ids = insert_returning_ids(
         connection,
-        Model,
+        models_table,
         [
             {
                 "provider_id": provider_ids[record.provider],
@@ -313,13 +320,15 @@ def _open_availability(
         return
     insert_rows(
         connection,
-        Availability,
+        model_availability_table,
         [{"model_id": i, "valid_from": observed_at, "sync_run_id": run_id} for i in model_ids],
     )
     if already_available:  # new models are inserted available
         return
     for chunk in chunked(model_ids):
-        connection.execute(update(Model).where(Model.id.in_(chunk)).values(available=True))
+        connection.execute(
+            update(models_table).where(models_table.c.id.in_(chunk)).values(available=True)
+        )
 
 
 def _close_availability(
@@ -327,39 +336,48 @@ def _close_availability(
 ) -> None:
     # The provider's previous complete observation: the last one that listed the model.
     last_seen = (
-        select(Provider.last_observed_at)
-        .join(Model, Model.provider_id == Provider.id)
-        .where(Model.id == Availability.model_id)
+        select(providers_table.c.last_observed_at)
+        .join(models_table, models_table.c.provider_id == providers_table.c.id)
+        .where(models_table.c.id == model_availability_table.c.model_id)
         .scalar_subquery()
     )
     for chunk in chunked(model_ids):
         connection.execute(
-            update(Availability)
-            .where(Availability.valid_to.is_(None), Availability.model_id.in_(chunk))
+            update(model_availability_table)
+            .where(
+                model_availability_table.c.valid_to.is_(None),
+                model_availability_table.c.model_id.in_(chunk),
+            )
             .values(valid_to=observed_at, last_seen_at=last_seen)
         )
-        connection.execute(update(Model).where(Model.id.in_(chunk)).values(available=False))
+        connection.execute(
+            update(models_table).where(models_table.c.id.in_(chunk)).values(available=False)
+        )
 
 
 def _write(connection: Connection, changes: _Changes, observed_at: datetime, run_id: int) -> None:
     # Close before opening: the partial unique indexes allow one current row per key.
     for chunk in chunked(changes.versions_to_close):
         connection.execute(
-            update(ModelVersion).where(ModelVersion.id.in_(chunk)).values(valid_to=observed_at)
+            update(model_versions_table)
+            .where(model_versions_table.c.id.in_(chunk))
+            .values(valid_to=observed_at)
         )
     for chunk in chunked(changes.prices_to_close):
-        connection.execute(update(Price).where(Price.id.in_(chunk)).values(valid_to=observed_at))
+        connection.execute(
+            update(prices_table).where(prices_table.c.id.in_(chunk)).values(valid_to=observed_at)
+        )
     if changes.source_hashes:
         connection.execute(
-            update(Model)
-            .where(Model.id == bindparam("model_id"))
+            update(models_table)
+            .where(models_table.c.id == bindparam("model_id"))
             .values(source_hash=bindparam("source_hash")),
             [{"model_id": i, "source_hash": h} for i, h in changes.source_hashes],
         )
     if changes.prices:
         insert_rows(
             connection,
-            Price,
+            prices_table,
             [
                 {
                     "model_id": model_id,
@@ -401,7 +419,7 @@ def _write_versions(
     capability_ids = _capability_sets(connection, [state for _, _, state in versions])
     for row, capability_id in zip(rows, capability_ids, strict=True):
         row["capability_set_id"] = capability_id
-    insert_rows(connection, ModelVersion, rows)
+    insert_rows(connection, model_versions_table, rows)
 
 
 def _capability_sets(connection: Connection, states: list[ModelState]) -> list[int]:
@@ -410,14 +428,14 @@ def _capability_sets(connection: Connection, states: list[ModelState]) -> list[i
     digests = {key: canonical_hash(list(key)) for key in set(keys)}
     ids: dict[str, int] = {}
     for chunk in chunked(sorted(set(digests.values()))):
-        query = select(CapabilitySet.digest, CapabilitySet.id).where(
-            CapabilitySet.digest.in_(chunk)
+        query = select(capability_sets_table.c.digest, capability_sets_table.c.id).where(
+            capability_sets_table.c.digest.in_(chunk)
         )
         ids.update((digest, id_) for digest, id_ in connection.execute(query))
     missing = [key for key, digest in digests.items() if digest not in ids]
     if missing:
         created = insert_returning_ids(
-            connection, CapabilitySet, [{"digest": digests[key]} for key in missing]
+            connection, capability_sets_table, [{"digest": digests[key]} for key in missing]
         )
         new_ids = dict(zip(missing, created, strict=True))
         _write_members(connection, new_ids)
@@ -428,9 +446,9 @@ def _capability_sets(connection: Connection, states: list[ModelState]) -> list[i
 def _write_members(connection: Connection, sets: dict[tuple[Any, ...], int]) -> None:
     """The modalities, parameters and categories of new capability sets."""
     inputs, outputs, parameters, categories = zip(*sets, strict=True)
-    modality_ids = _ensure_names(connection, Modality, _union(inputs + outputs))
-    parameter_ids = _ensure_names(connection, Parameter, _union(parameters))
-    category_ids = _ensure_names(connection, Category, _union(categories))
+    modality_ids = _ensure_names(connection, modalities_table, _union(inputs + outputs))
+    parameter_ids = _ensure_names(connection, parameters_table, _union(parameters))
+    category_ids = _ensure_names(connection, categories_table, _union(categories))
     modalities, parameter_rows, category_rows = [], [], []
     for (input_set, output_set, parameter_set, category_set), set_id in sets.items():
         for direction, names in (("input", input_set), ("output", output_set)):
@@ -449,9 +467,9 @@ def _write_members(connection: Connection, sets: dict[tuple[Any, ...], int]) -> 
             {"capability_set_id": set_id, "category_id": category_ids[n]} for n in category_set
         ]
     for table, rows in (
-        (CapabilityModality, modalities),
-        (CapabilityParameter, parameter_rows),
-        (CapabilityCategory, category_rows),
+        (capability_modalities_table, modalities),
+        (capability_parameters_table, parameter_rows),
+        (capability_categories_table, category_rows),
     ):
         insert_rows(connection, table, rows)
 
@@ -465,5 +483,7 @@ def mark_seen(connection: Connection, complete: Iterable[str], observed_at: date
     names = sorted(complete)
     if names:
         connection.execute(
-            update(Provider).where(Provider.name.in_(names)).values(last_observed_at=observed_at)
+            update(providers_table)
+            .where(providers_table.c.name.in_(names))
+            .values(last_observed_at=observed_at)
         )

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Row, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from etl.archive import archive_payload
 from etl.collector import collector_paused
 from etl.db.engine import describe_error
-from etl.db.tables import RUN_COUNTS, SyncRun
+from etl.db.tables import RUN_COUNTS, sync_runs_table
 from etl.errors import DatabaseUnavailable, SyncBusy, SyncError, SyncHeld
 from etl.history import Observation, rederive
 from etl.load import DEFAULT_MAX_REMOVED_SHARE as DEFAULT_MAX_REMOVED_SHARE
@@ -248,18 +248,18 @@ def _latest_if_same(connection: Connection, result: SyncResult, provider: str) -
     provider with the normalization in use, and this one comes after it."""
     latest = connection.execute(
         select(
-            SyncRun.observed_at,
-            SyncRun.payload_sha256,
-            SyncRun.default_provider,
-            SyncRun.normalization_version,
-            SyncRun.shape,
-            SyncRun.providers,
-            SyncRun.models_seen,
-            SyncRun.warnings,
+            sync_runs_table.c.observed_at,
+            sync_runs_table.c.payload_sha256,
+            sync_runs_table.c.default_provider,
+            sync_runs_table.c.normalization_version,
+            sync_runs_table.c.shape,
+            sync_runs_table.c.providers,
+            sync_runs_table.c.models_seen,
+            sync_runs_table.c.warnings,
         )
-        .where(SyncRun.status == "succeeded", SyncRun.observed_at.is_not(None))
+        .where(sync_runs_table.c.status == "succeeded", sync_runs_table.c.observed_at.is_not(None))
         # The first run at a time is the one that applied it; a re-run there applied nothing.
-        .order_by(SyncRun.observed_at.desc(), SyncRun.id)
+        .order_by(sync_runs_table.c.observed_at.desc(), sync_runs_table.c.id)
         .limit(1)
     ).first()
     assert result.observed_at is not None
@@ -270,7 +270,7 @@ def _latest_if_same(connection: Connection, result: SyncResult, provider: str) -
         and latest.default_provider == provider
         and latest.normalization_version == NORMALIZATION_VERSION
     )
-    return latest if same else None
+    return cast("Row[Any]", latest) if same else None
 
 
 def _observe_again(connection: Connection, latest: Row[Any], result: SyncResult) -> LoadCounts:
@@ -297,15 +297,19 @@ def _apply(
 ) -> LoadCounts:
     observed_at, sha256 = result.observed_at, result.payload_sha256
     assert observed_at is not None and sha256 is not None
-    succeeded = SyncRun.status == "succeeded"
+    succeeded = sync_runs_table.c.status == "succeeded"
     same_time = connection.execute(
-        select(SyncRun.payload_sha256).where(succeeded, SyncRun.observed_at == observed_at)
+        select(sync_runs_table.c.payload_sha256).where(
+            succeeded, sync_runs_table.c.observed_at == observed_at
+        )
     ).first()
     if same_time is not None:
         if same_time.payload_sha256 == sha256:
             return LoadCounts()  # this very observation was applied before: a no-op
         raise SyncError(f"another payload was already observed at {iso(observed_at)}")
-    latest = connection.execute(select(func.max(SyncRun.observed_at)).where(succeeded)).scalar()
+    latest = connection.execute(
+        select(func.max(sync_runs_table.c.observed_at)).where(succeeded)
+    ).scalar()
     archive_payload(connection, raw, sha256, utcnow())
     if latest is not None and observed_at < latest:
         # Older than the history's end (a backfill, or a sync that lost a race): merge it
@@ -336,7 +340,7 @@ def _start_run(engine: Engine, source: str | None, provider: str, observed_at: d
     try:
         with engine.begin() as connection:
             run_id: int = connection.execute(
-                insert(SyncRun)
+                insert(sync_runs_table)
                 .values(
                     status="running",
                     source=source,
@@ -345,7 +349,7 @@ def _start_run(engine: Engine, source: str | None, provider: str, observed_at: d
                     started_at=utcnow(),
                     warnings=[],
                 )
-                .returning(SyncRun.id)
+                .returning(sync_runs_table.c.id)
             ).scalar_one()
     except SQLAlchemyError as error:
         raise DatabaseUnavailable(f"cannot record the run: {describe_error(error)}") from None
@@ -371,8 +375,8 @@ def finish_run(connection: Connection, result: SyncResult) -> None:
     values = {name: getattr(result, name) for name in _RUN_COLUMNS}
     version = NORMALIZATION_VERSION if result.ok else None
     connection.execute(
-        update(SyncRun)
-        .where(SyncRun.id == result.run_id)
+        update(sync_runs_table)
+        .where(sync_runs_table.c.id == result.run_id)
         .values(finished_at=utcnow(), normalization_version=version, **values)
     )
 
@@ -399,8 +403,8 @@ def abandon_run(engine: Engine, run_id: int, reason: str) -> bool:
     try:
         with engine.begin() as connection:
             done = connection.execute(
-                update(SyncRun)
-                .where(SyncRun.id == run_id, SyncRun.status == "running")
+                update(sync_runs_table)
+                .where(sync_runs_table.c.id == run_id, sync_runs_table.c.status == "running")
                 .values(status="failed", finished_at=utcnow(), error=reason)
             )
     except SQLAlchemyError:

@@ -26,15 +26,15 @@ from sqlalchemy import Connection, case, func, or_, select
 from etl.db.bulk import chunked
 from etl.db.tables import (
     RUN_COUNTS,
-    Availability,
-    CapabilityCategory,
-    Category,
-    Model,
-    ModelVersion,
-    Price,
-    Provider,
-    SyncRun,
-    Vendor,
+    capability_categories_table,
+    categories_table,
+    model_availability_table,
+    model_versions_table,
+    models_table,
+    prices_table,
+    providers_table,
+    sync_runs_table,
+    vendors_table,
 )
 from etl.money import DYNAMIC, price_text
 from etl.money import Price as PriceValue
@@ -85,9 +85,11 @@ class Snapshot:
 
 def latest_observation(connection: Connection, as_of: datetime | None = None) -> datetime | None:
     """The latest successful observation at or before ``as_of`` (the latest of all if None)."""
-    query = select(func.max(SyncRun.observed_at)).where(SyncRun.status == "succeeded")
+    query = select(func.max(sync_runs_table.c.observed_at)).where(
+        sync_runs_table.c.status == "succeeded"
+    )
     if as_of is not None:
-        query = query.where(SyncRun.observed_at <= as_of)
+        query = query.where(sync_runs_table.c.observed_at <= as_of)
     observed: datetime | None = connection.execute(query).scalar_one()
     return observed
 
@@ -98,11 +100,16 @@ def catalog_as_of(connection: Connection, as_of: datetime) -> Snapshot:
     if observed_at is None:
         return Snapshot(as_of, None, {})
     rows = connection.execute(
-        select(Model.id, Provider.name.label("provider"), Model.model, Vendor.name.label("vendor"))
-        .join(Provider, Model.provider_id == Provider.id)
-        .join(Vendor, Model.vendor_id == Vendor.id)
-        .join(Availability, Availability.model_id == Model.id)
-        .where(valid_at(Availability, observed_at))
+        select(
+            models_table.c.id,
+            providers_table.c.name.label("provider"),
+            models_table.c.model,
+            vendors_table.c.name.label("vendor"),
+        )
+        .join(providers_table, models_table.c.provider_id == providers_table.c.id)
+        .join(vendors_table, models_table.c.vendor_id == vendors_table.c.id)
+        .join(model_availability_table, model_availability_table.c.model_id == models_table.c.id)
+        .where(valid_at(model_availability_table, observed_at))
     ).all()
     states = read_stored(connection, as_of=observed_at)
     entries = {
@@ -194,11 +201,11 @@ def last_seen_at() -> Any:
     provider's latest complete observation while it is available, else when its latest
     availability interval last saw it."""
     closed = (
-        select(func.max(Availability.last_seen_at))
-        .where(Availability.model_id == Model.id)
+        select(func.max(model_availability_table.c.last_seen_at))
+        .where(model_availability_table.c.model_id == models_table.c.id)
         .scalar_subquery()
     )
-    return case((Model.available, Provider.last_observed_at), else_=closed)
+    return case((models_table.c.available, providers_table.c.last_observed_at), else_=closed)
 
 
 def model_directory(
@@ -215,22 +222,22 @@ def model_directory(
     models table is small (one row per model ever seen), so otherwise it is read whole."""
     query = (
         select(
-            Model.id,
-            Provider.name,
-            Model.model,
-            Vendor.name,
-            Model.first_seen_at,
+            models_table.c.id,
+            providers_table.c.name,
+            models_table.c.model,
+            vendors_table.c.name,
+            models_table.c.first_seen_at,
             last_seen_at(),
-            Model.available,
+            models_table.c.available,
         )
-        .join(Provider, Model.provider_id == Provider.id)
-        .join(Vendor, Model.vendor_id == Vendor.id)
+        .join(providers_table, models_table.c.provider_id == providers_table.c.id)
+        .join(vendors_table, models_table.c.vendor_id == vendors_table.c.id)
     )
     if model is not None:
-        query = query.where(Model.model == model)
+        query = query.where(models_table.c.model == model)
     rows = [
         row
-        for chunk in scoped(query, Model.id, model_ids)
+        for chunk in scoped(query, models_table.c.id, model_ids)
         for row in connection.execute(chunk).all()
     ]
     # Plain tuples: attribute access on thousands of rows costs more than the query.
@@ -251,19 +258,22 @@ def _models_in_categories(
     until: datetime | None,
 ) -> set[int]:
     query = (
-        select(ModelVersion.model_id)
+        select(model_versions_table.c.model_id)
         .distinct()
         .join(
-            CapabilityCategory,
-            CapabilityCategory.capability_set_id == ModelVersion.capability_set_id,
+            capability_categories_table,
+            capability_categories_table.c.capability_set_id
+            == model_versions_table.c.capability_set_id,
         )
-        .join(Category, Category.id == CapabilityCategory.category_id)
-        .where(func.lower(Category.name).in_([c.lower() for c in categories]))
+        .join(categories_table, categories_table.c.id == capability_categories_table.c.category_id)
+        .where(func.lower(categories_table.c.name).in_([c.lower() for c in categories]))
     )
     if until is not None:
-        query = query.where(ModelVersion.valid_from <= until)
+        query = query.where(model_versions_table.c.valid_from <= until)
     if since is not None:
-        query = query.where(or_(ModelVersion.valid_to.is_(None), ModelVersion.valid_to > since))
+        query = query.where(
+            or_(model_versions_table.c.valid_to.is_(None), model_versions_table.c.valid_to > since)
+        )
     return set(connection.execute(query).scalars())
 
 
@@ -306,25 +316,32 @@ def heads_as_of(connection: Connection, moment: datetime) -> Heads:
     if observed_at is None:
         return Heads(None, frozenset(), {})
     listed = frozenset(
-        connection.execute(select(Availability.model_id).where(valid_at(Availability, observed_at)))
+        connection.execute(
+            select(model_availability_table.c.model_id).where(
+                valid_at(model_availability_table, observed_at)
+            )
+        )
         .scalars()
         .all()
     )
     prices: dict[int, dict[str, PriceValue]] = defaultdict(dict)
     for model_id, component, amount, dynamic in connection.execute(
-        select(Price.model_id, Price.component, Price.amount, Price.dynamic).where(
-            valid_at(Price, observed_at)
-        )
+        select(
+            prices_table.c.model_id,
+            prices_table.c.component,
+            prices_table.c.amount,
+            prices_table.c.dynamic,
+        ).where(valid_at(prices_table, observed_at))
     ).all():
         prices[model_id][component] = stored_price(amount, dynamic)
     versions = connection.execute(
         select(
-            ModelVersion.model_id,
-            ModelVersion.id,
-            ModelVersion.name,
-            ModelVersion.context_length,
-            ModelVersion.priced,
-        ).where(valid_at(ModelVersion, observed_at))
+            model_versions_table.c.model_id,
+            model_versions_table.c.id,
+            model_versions_table.c.name,
+            model_versions_table.c.context_length,
+            model_versions_table.c.priced,
+        ).where(valid_at(model_versions_table, observed_at))
     ).all()
     models = {
         model_id: ModelHead(model_id, version_id, name, context, priced, prices.get(model_id, {}))
@@ -356,8 +373,8 @@ RUN_FIELDS = (
 def runs_report(connection: Connection, limit: int) -> dict[str, Any]:
     """The newest ``limit`` runs, newest first."""
     rows = connection.execute(
-        select(*(getattr(SyncRun, name) for name in RUN_FIELDS))
-        .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
+        select(*(sync_runs_table.c[name] for name in RUN_FIELDS))
+        .order_by(sync_runs_table.c.started_at.desc(), sync_runs_table.c.id.desc())
         .limit(limit)
     ).mappings()
     runs = []

@@ -54,8 +54,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from etl.db.engine import describe_error, display_url, make_engine
-from etl.db.tables import RUN_COUNTS
-from etl.db.tables import Service as ServiceRow
+from etl.db.tables import RUN_COUNTS, services_table
 from etl.errors import DatabaseUnavailable, SyncError
 from etl.fetch import FetchSettings, safe_url
 from etl.metrics import Metrics
@@ -552,7 +551,7 @@ class Service:
                     connection.exec_driver_sql(f"PRAGMA busy_timeout = {HEARTBEAT_BUSY_TIMEOUT_MS}")
                 if service_id is None:
                     service_id = connection.execute(
-                        insert(ServiceRow)
+                        insert(services_table)
                         .values(
                             hostname=socket.gethostname()[:255],
                             pid=os.getpid(),
@@ -560,11 +559,13 @@ class Service:
                             started_at=now,
                             **values,
                         )
-                        .returning(ServiceRow.id)
+                        .returning(services_table.c.id)
                     ).scalar_one()
                 else:
                     connection.execute(
-                        update(ServiceRow).where(ServiceRow.id == service_id).values(**values)
+                        update(services_table)
+                        .where(services_table.c.id == service_id)
+                        .values(**values)
                     )
                 if self.config.metrics is not None:
                     success = last_success_at(connection)
@@ -593,8 +594,8 @@ class Service:
         try:
             with self._control.begin() as connection:
                 connection.execute(
-                    update(ServiceRow)
-                    .where(ServiceRow.id == self._service_id)
+                    update(services_table)
+                    .where(services_table.c.id == self._service_id)
                     .values(stopped_at=now, heartbeat_at=now, next_run_at=None)
                 )
         except SQLAlchemyError as error:

@@ -8,30 +8,30 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, or_, select
+from sqlalchemy import ColumnElement, Connection, FromClause, and_, or_, select
 
 from etl.db.bulk import chunked
 from etl.db.tables import (
-    CapabilityCategory,
-    CapabilityModality,
-    CapabilityParameter,
-    Category,
-    Modality,
-    ModelVersion,
-    Parameter,
-    Price,
+    capability_categories_table,
+    capability_modalities_table,
+    capability_parameters_table,
+    categories_table,
+    modalities_table,
+    model_versions_table,
+    parameters_table,
+    prices_table,
 )
 from etl.money import DYNAMIC, canonical
 from etl.money import Price as PriceValue
 from etl.normalize import SCALAR_FIELDS, SET_FIELDS, ModelState
 
 
-def valid_at(table: Any, moment: datetime | None) -> ColumnElement[bool]:
+def valid_at(table: FromClause, moment: datetime | None) -> ColumnElement[bool]:
     """Rows in force at ``moment``; the current rows when it is None."""
+    valid_from, valid_to = table.c.valid_from, table.c.valid_to
     if moment is None:
-        current: ColumnElement[bool] = table.valid_to.is_(None)
-        return current
-    return and_(table.valid_from <= moment, or_(table.valid_to.is_(None), table.valid_to > moment))
+        return valid_to.is_(None)
+    return and_(valid_from <= moment, or_(valid_to.is_(None), valid_to > moment))
 
 
 @dataclass(frozen=True)
@@ -52,12 +52,20 @@ def read_stored(
     """The state of the given models (all when None) as of a time (now when None)."""
     versions: list[Any] = []
     prices: dict[int, dict[str, tuple[int, PriceValue]]] = defaultdict(dict)
-    version_query = select(ModelVersion).where(valid_at(ModelVersion, as_of))
-    price_query = select(Price.id, Price.model_id, Price.component, Price.amount, Price.dynamic)
-    price_query = price_query.where(valid_at(Price, as_of))
+    version_query = select(model_versions_table).where(valid_at(model_versions_table, as_of))
+    price_query = select(
+        prices_table.c.id,
+        prices_table.c.model_id,
+        prices_table.c.component,
+        prices_table.c.amount,
+        prices_table.c.dynamic,
+    )
+    price_query = price_query.where(valid_at(prices_table, as_of))
     for query_filter in _id_filters(model_ids):
-        versions += connection.execute(query_filter(version_query, ModelVersion.model_id)).all()
-        for row in connection.execute(query_filter(price_query, Price.model_id)).all():
+        versions += connection.execute(
+            query_filter(version_query, model_versions_table.c.model_id)
+        ).all()
+        for row in connection.execute(query_filter(price_query, prices_table.c.model_id)).all():
             prices[row.model_id][row.component] = (row.id, DYNAMIC if row.dynamic else row.amount)
 
     sets = read_capabilities(connection, {row.capability_set_id for row in versions})
@@ -94,20 +102,22 @@ def read_capabilities(
     sets: dict[int, dict[str, list[str]]] = {
         set_id: {name: [] for name in SET_FIELDS} for set_id in set_ids
     }
-    link = CapabilityModality
+    link = capability_modalities_table
     for chunk in chunked(sorted(set_ids)):
-        modalities = select(link.capability_set_id, link.direction, Modality.name).join(Modality)
+        modalities = select(
+            link.c.capability_set_id, link.c.direction, modalities_table.c.name
+        ).join(modalities_table)
         for set_id, direction, name in connection.execute(
-            modalities.where(link.capability_set_id.in_(chunk))
+            modalities.where(link.c.capability_set_id.in_(chunk))
         ).all():
             sets[set_id][f"{direction}_modalities"].append(name)
         for table, lookup, field in (
-            (CapabilityParameter, Parameter, "supported_parameters"),
-            (CapabilityCategory, Category, "categories"),
+            (capability_parameters_table, parameters_table, "supported_parameters"),
+            (capability_categories_table, categories_table, "categories"),
         ):
-            query = select(table.capability_set_id, lookup.name).join(lookup)
+            query = select(table.c.capability_set_id, lookup.c.name).join(lookup)
             for set_id, name in connection.execute(
-                query.where(table.capability_set_id.in_(chunk))
+                query.where(table.c.capability_set_id.in_(chunk))
             ).all():
                 sets[set_id][field].append(name)
     return {

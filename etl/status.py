@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from etl.db.tables import RUN_COUNTS, Model, Service, SyncRun
+from etl.db.tables import RUN_COUNTS, models_table, services_table, sync_runs_table
 from etl.times import iso, parse_time, utcnow
 
 HEARTBEAT_SECONDS = 30.0
@@ -32,14 +32,16 @@ RUN_FIELDS = (
     *RUN_COUNTS,
     "error",
 )
-_RUN_COLUMNS = tuple(getattr(SyncRun, name) for name in RUN_FIELDS)
+_RUN_COLUMNS = tuple(sync_runs_table.c[name] for name in RUN_FIELDS)
 
 
 def _last_run(connection: Connection) -> dict[str, Any] | None:
     """The run started last, whatever its status (``running`` included)."""
     row = (
         connection.execute(
-            select(*_RUN_COLUMNS).order_by(SyncRun.started_at.desc(), SyncRun.id.desc()).limit(1)
+            select(*_RUN_COLUMNS)
+            .order_by(sync_runs_table.c.started_at.desc(), sync_runs_table.c.id.desc())
+            .limit(1)
         )
         .mappings()
         .first()
@@ -52,8 +54,8 @@ def _last_success(connection: Connection) -> dict[str, Any] | None:
     row = (
         connection.execute(
             select(*_RUN_COLUMNS)
-            .where(SyncRun.status == "succeeded")
-            .order_by(SyncRun.finished_at.desc(), SyncRun.id.desc())
+            .where(sync_runs_table.c.status == "succeeded")
+            .order_by(sync_runs_table.c.finished_at.desc(), sync_runs_table.c.id.desc())
             .limit(1)
         )
         .mappings()
@@ -75,15 +77,15 @@ def _run_json(run: dict[str, Any]) -> dict[str, Any]:
 def _services(connection: Connection, now: datetime) -> list[dict[str, Any]]:
     rows = connection.execute(
         select(
-            Service.hostname,
-            Service.pid,
-            Service.schedule,
-            Service.started_at,
-            Service.heartbeat_at,
-            Service.next_run_at,
+            services_table.c.hostname,
+            services_table.c.pid,
+            services_table.c.schedule,
+            services_table.c.started_at,
+            services_table.c.heartbeat_at,
+            services_table.c.next_run_at,
         )
-        .where(Service.stopped_at.is_(None))
-        .order_by(Service.heartbeat_at.desc(), Service.id.desc())
+        .where(services_table.c.stopped_at.is_(None))
+        .order_by(services_table.c.heartbeat_at.desc(), services_table.c.id.desc())
         .limit(MAX_SERVICES)
     )
     return [
@@ -103,7 +105,9 @@ def _services(connection: Connection, now: datetime) -> list[dict[str, Any]]:
 def last_success_at(connection: Connection) -> datetime | None:
     """When the latest successful sync finished (committed), by any process."""
     finished: datetime | None = connection.execute(
-        select(func.max(SyncRun.finished_at)).where(SyncRun.status == "succeeded")
+        select(func.max(sync_runs_table.c.finished_at)).where(
+            sync_runs_table.c.status == "succeeded"
+        )
     ).scalar_one()
     return finished
 
@@ -111,7 +115,7 @@ def last_success_at(connection: Connection) -> datetime | None:
 def models_available(connection: Connection) -> int:
     """Models listed by their provider in the latest catalog that named it."""
     count: int = connection.execute(
-        select(func.count()).select_from(Model).where(Model.available)
+        select(func.count()).select_from(models_table).where(models_table.c.available)
     ).scalar_one()
     return count
 

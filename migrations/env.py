@@ -8,7 +8,7 @@ from alembic import context
 
 from etl.config import Settings
 from etl.db.engine import make_engine, parse_url
-from etl.db.tables import Base
+from etl.db.tables import metadata
 
 config = context.config
 
@@ -16,7 +16,7 @@ config = context.config
 if config.config_file_name is not None:
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def get_url() -> str:

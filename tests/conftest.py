@@ -19,7 +19,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
 from etl.db.engine import make_engine
-from etl.db.tables import Base
+from etl.db.tables import metadata
 from etl.migrate import upgrade
 
 POSTGRES_URL = os.environ.get(
@@ -82,7 +82,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{path}"
     url: str = request.getfixturevalue("postgres_schema_url")
     engine = make_engine(url)
-    names = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    names = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
     with engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     engine.dispose()
@@ -93,7 +93,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def postgres_engine(postgres_schema_url: str) -> Iterator[Engine]:
     """An empty PostgreSQL database, for the tests that are about PostgreSQL itself."""
     engine = make_engine(postgres_schema_url)
-    names = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    names = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
     with engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     yield engine

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from etl.db.tables import Base
+from etl.db.tables import metadata
 from etl.times import parse_time
 
 TESTS = Path(__file__).resolve().parent
@@ -19,7 +19,7 @@ DATA = TESTS / "data"
 CASES = TESTS / "cases"
 
 DATA_TABLES = [
-    table for table in Base.metadata.sorted_tables if table.name not in ("sync_runs", "payloads")
+    table for table in metadata.sorted_tables if table.name not in ("sync_runs", "payloads")
 ]
 
 
@@ -62,7 +62,7 @@ def count_rows(engine: Engine) -> dict[str, int]:
     with engine.connect() as connection:
         return {
             table.name: connection.execute(select(func.count()).select_from(table)).scalar_one()
-            for table in Base.metadata.sorted_tables
+            for table in metadata.sorted_tables
         }
 
 

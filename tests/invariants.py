@@ -25,13 +25,13 @@ from sqlalchemy import Engine, select, text
 
 from etl.backfill import rebuild
 from etl.db.tables import (
-    Availability,
-    Model,
-    ModelVersion,
-    Payload,
-    Price,
-    ProviderState,
-    SyncRun,
+    model_availability_table,
+    model_versions_table,
+    models_table,
+    payloads_table,
+    prices_table,
+    provider_states_table,
+    sync_runs_table,
 )
 from etl.money import canonical
 from tests.helpers import natural_history
@@ -55,50 +55,57 @@ def assert_invariants(engine: Engine, *, check_rebuild: bool = True) -> None:
         runs = {
             row.id: row
             for row in connection.execute(
-                select(SyncRun.id, SyncRun.status, SyncRun.observed_at, SyncRun.payload_sha256)
+                select(
+                    sync_runs_table.c.id,
+                    sync_runs_table.c.status,
+                    sync_runs_table.c.observed_at,
+                    sync_runs_table.c.payload_sha256,
+                )
             )
         }
         versions = connection.execute(
             select(
-                ModelVersion.model_id,
-                ModelVersion.version,
-                ModelVersion.valid_from,
-                ModelVersion.valid_to,
-                ModelVersion.sync_run_id,
+                model_versions_table.c.model_id,
+                model_versions_table.c.version,
+                model_versions_table.c.valid_from,
+                model_versions_table.c.valid_to,
+                model_versions_table.c.sync_run_id,
             )
         ).all()
         prices = connection.execute(
             select(
-                Price.model_id,
-                Price.component,
-                Price.amount,
-                Price.dynamic,
-                Price.valid_from,
-                Price.valid_to,
-                Price.sync_run_id,
+                prices_table.c.model_id,
+                prices_table.c.component,
+                prices_table.c.amount,
+                prices_table.c.dynamic,
+                prices_table.c.valid_from,
+                prices_table.c.valid_to,
+                prices_table.c.sync_run_id,
             )
         ).all()
         availability = connection.execute(
             select(
-                Availability.model_id,
-                Availability.valid_from,
-                Availability.valid_to,
-                Availability.sync_run_id,
+                model_availability_table.c.model_id,
+                model_availability_table.c.valid_from,
+                model_availability_table.c.valid_to,
+                model_availability_table.c.sync_run_id,
             )
         ).all()
         states = connection.execute(
             select(
-                ProviderState.provider_id,
-                ProviderState.valid_from,
-                ProviderState.valid_to,
-                ProviderState.sync_run_id,
+                provider_states_table.c.provider_id,
+                provider_states_table.c.valid_from,
+                provider_states_table.c.valid_to,
+                provider_states_table.c.sync_run_id,
             )
         ).all()
-        models = connection.execute(select(Model.id, Model.available)).all()
+        models = connection.execute(select(models_table.c.id, models_table.c.available)).all()
         payloads = {
             sha256: (compression, content)
             for sha256, compression, content in connection.execute(
-                select(Payload.sha256, Payload.compression, Payload.content)
+                select(
+                    payloads_table.c.sha256, payloads_table.c.compression, payloads_table.c.content
+                )
             )
         }
         raw_amounts = (

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, select, update
 
 from etl.backfill import backfill, rebuild
 from etl.cli import cli
-from etl.db.tables import Payload, SyncRun
+from etl.db.tables import payloads_table, sync_runs_table
 from etl.pipeline import sync_bytes, sync_file
 from etl.shapes import parse_catalog
 from etl.snapshots import Snapshot, file_snapshots, git_snapshots, time_from_name
@@ -194,7 +194,7 @@ class TestFailuresAndDuplicates:
             and "not valid JSON" in report.failed[0]["error"]
         )
         with engine.connect() as connection:
-            statuses = connection.execute(select(SyncRun.status)).scalars().all()
+            statuses = connection.execute(select(sync_runs_table.c.status)).scalars().all()
         assert sorted(statuses) == ["failed", "succeeded", "succeeded"]
 
     def test_strict_stops_and_applies_nothing(self, engine: Engine, tmp_path: Path) -> None:
@@ -226,7 +226,9 @@ class TestFailuresAndDuplicates:
         assert report.applied == 1 and len(report.held) == 1
         assert "9 of the 10" in report.held[0]["error"]
         with engine.connect() as connection:
-            available = connection.execute(select(SyncRun.status).order_by(SyncRun.observed_at))
+            available = connection.execute(
+                select(sync_runs_table.c.status).order_by(sync_runs_table.c.observed_at)
+            )
             assert available.scalars().all() == ["succeeded", "held"]
 
 
@@ -245,10 +247,12 @@ class TestRebuild:
         live(engine, DAILY[:3])
         before = natural_history(engine)
         with engine.begin() as connection:
-            for sha256, content in connection.execute(select(Payload.sha256, Payload.content)):
+            for sha256, content in connection.execute(
+                select(payloads_table.c.sha256, payloads_table.c.content)
+            ):
                 connection.execute(
-                    update(Payload)
-                    .where(Payload.sha256 == sha256)
+                    update(payloads_table)
+                    .where(payloads_table.c.sha256 == sha256)
                     .values(
                         compression="gzip", content=gzip.compress(zstandard.decompress(content))
                     )

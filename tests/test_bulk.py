@@ -13,7 +13,7 @@ from sqlalchemy import Engine, delete, select
 
 from etl.db.bulk import insert_returning_ids, insert_rows
 from etl.db.engine import write_transaction
-from etl.db.tables import Model, Price, SyncRun, Vendor
+from etl.db.tables import models_table, prices_table, sync_runs_table, vendors_table
 from etl.pipeline import sync_bytes
 from tests.helpers import make_model, payload
 
@@ -25,7 +25,7 @@ def one_model(engine: Engine) -> tuple[int, int]:
     result = sync_bytes(engine, payload([make_model()]), source="test", observed_at=T0)
     assert result.ok, result.error
     with engine.connect() as connection:
-        return result.run_id, connection.execute(select(Model.id)).scalar_one()
+        return result.run_id, connection.execute(select(models_table.c.id)).scalar_one()
 
 
 def test_values_come_back_exactly(engine: Engine) -> None:
@@ -48,12 +48,18 @@ def test_values_come_back_exactly(engine: Engine) -> None:
         )
     ]
     with write_transaction(engine) as connection:
-        insert_rows(connection, Price, rows)
+        insert_rows(connection, prices_table, rows)
     with engine.connect() as connection:
         stored = connection.execute(
-            select(Price.component, Price.amount, Price.dynamic, Price.valid_from, Price.valid_to)
-            .where(Price.component.like("test-%"))
-            .order_by(Price.component)
+            select(
+                prices_table.c.component,
+                prices_table.c.amount,
+                prices_table.c.dynamic,
+                prices_table.c.valid_from,
+                prices_table.c.valid_to,
+            )
+            .where(prices_table.c.component.like("test-%"))
+            .order_by(prices_table.c.component)
         ).all()
     assert [tuple(row) for row in stored] == [
         (r["component"], r["amount"], r["dynamic"], r["valid_from"], r["valid_to"]) for r in rows
@@ -70,11 +76,11 @@ def test_returned_ids_belong_to_their_rows(
     monkeypatch.setattr("etl.db.bulk.BATCH", batch)
     names = ["zeta", "alpha", "mu", "beta", "omega"]
     with write_transaction(engine) as connection:
-        first = insert_returning_ids(connection, Vendor, [{"name": n} for n in names[:3]])
-        connection.execute(delete(Vendor).where(Vendor.id == first[1]))
-        second = insert_returning_ids(connection, Vendor, [{"name": n} for n in names[3:]])
+        first = insert_returning_ids(connection, vendors_table, [{"name": n} for n in names[:3]])
+        connection.execute(delete(vendors_table).where(vendors_table.c.id == first[1]))
+        second = insert_returning_ids(connection, vendors_table, [{"name": n} for n in names[3:]])
     with engine.connect() as connection:
-        stored = dict(connection.execute(select(Vendor.id, Vendor.name)).all())
+        stored = dict(connection.execute(select(vendors_table.c.id, vendors_table.c.name)).all())
     assert {stored[i] for i in first if i in stored} == {"zeta", "mu"}
     assert [stored[i] for i in second] == ["beta", "omega"]
     assert min(second) > max(first)
@@ -85,7 +91,9 @@ def test_columns_left_out_get_their_python_defaults(engine: Engine) -> None:
     SQLAlchemy's own insert (a run's warnings default to an empty list)."""
     row = {"status": "failed", "default_provider": "openrouter", "started_at": T0, "error": None}
     with write_transaction(engine) as connection:
-        insert_rows(connection, SyncRun, [row, {**row, "error": "boom"}])
+        insert_rows(connection, sync_runs_table, [row, {**row, "error": "boom"}])
     with engine.connect() as connection:
-        stored = connection.execute(select(SyncRun.warnings, SyncRun.error, SyncRun.added)).all()
+        stored = connection.execute(
+            select(sync_runs_table.c.warnings, sync_runs_table.c.error, sync_runs_table.c.added)
+        ).all()
     assert [tuple(r) for r in stored] == [([], None, 0), ([], "boom", 0)]

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select, text
 
-from etl.db.tables import SyncRun
+from etl.db.tables import sync_runs_table
 from etl.pipeline import sync_file
 from tests.helpers import natural_history, read_bytes
 from tests.invariants import assert_invariants
@@ -134,7 +134,11 @@ class TestKilledMidWrite:
             assert state in (before, expected), f"attempt {attempt}: a half-applied sync"
             with target.connect() as connection:
                 statuses = (
-                    connection.execute(select(SyncRun.status).order_by(SyncRun.id)).scalars().all()
+                    connection.execute(
+                        select(sync_runs_table.c.status).order_by(sync_runs_table.c.id)
+                    )
+                    .scalars()
+                    .all()
                 )
             outcomes.add("after" if state == expected else "before")
             if state == before:
@@ -257,9 +261,13 @@ class TestConcurrentWriters:
 
         with engine.connect() as connection:
             applied = connection.execute(
-                select(SyncRun.observed_at, SyncRun.payload_sha256, SyncRun.source)
-                .where(SyncRun.status == "succeeded")
-                .order_by(SyncRun.observed_at)
+                select(
+                    sync_runs_table.c.observed_at,
+                    sync_runs_table.c.payload_sha256,
+                    sync_runs_table.c.source,
+                )
+                .where(sync_runs_table.c.status == "succeeded")
+                .order_by(sync_runs_table.c.observed_at)
             ).all()
         assert sorted(row.source for row in applied) == sorted(str(p) for p in files)
         assert len({row.payload_sha256 for row in applied}) == 8

@@ -16,13 +16,13 @@ from sqlalchemy import Engine, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from etl.db.tables import (
-    Availability,
-    Model,
-    ModelVersion,
-    Price,
-    Provider,
-    ProviderState,
-    SyncRun,
+    model_availability_table,
+    model_versions_table,
+    models_table,
+    prices_table,
+    provider_states_table,
+    providers_table,
+    sync_runs_table,
 )
 from etl.money import canonical
 from etl.pipeline import SyncResult, sync_bytes
@@ -77,7 +77,9 @@ class TestFirstSync:
         """The run row holds status, observation time, counts and the payload's sha256."""
         result = sync(engine, [model()], 0)
         with engine.connect() as connection:
-            run = connection.execute(select(SyncRun).where(SyncRun.id == result.run_id)).one()
+            run = connection.execute(
+                select(sync_runs_table).where(sync_runs_table.c.id == result.run_id)
+            ).one()
         assert run.status == "succeeded"
         assert run.observed_at == at(0)
         assert run.finished_at is not None
@@ -128,15 +130,17 @@ class TestIdempotence:
         raw = payload([model("a/one"), model("a/two")])
         sync(engine, raw, 0)
         with engine.connect() as connection:
-            before = set(connection.execute(select(Model.source_hash)).scalars())
+            before = set(connection.execute(select(models_table.c.source_hash)).scalars())
         monkeypatch.setattr("etl.normalize.NORMALIZATION_VERSION", 99)
         monkeypatch.setattr("etl.pipeline.NORMALIZATION_VERSION", 99)
         result = sync(engine, raw, 1)
         assert result.ok and result.models_seen == 2
         with engine.connect() as connection:
-            after = set(connection.execute(select(Model.source_hash)).scalars())
+            after = set(connection.execute(select(models_table.c.source_hash)).scalars())
             version = connection.execute(
-                select(SyncRun.normalization_version).where(SyncRun.id == result.run_id)
+                select(sync_runs_table.c.normalization_version).where(
+                    sync_runs_table.c.id == result.run_id
+                )
             ).scalar_one()
         assert before.isdisjoint(after) and version == 99
 
@@ -149,13 +153,13 @@ class TestIdempotence:
         raw = read_bytes("openrouter/2025-11-19_teatreechat.json.gz")
         sync(engine, raw, 0)
         with engine.begin() as connection:
-            connection.execute(update(Model).values(source_hash="e3b0c442" * 8))
+            connection.execute(update(models_table).values(source_hash="e3b0c442" * 8))
         before = data_rows(engine)
         result = sync(engine, json.dumps(json.loads(raw), indent=2).encode(), 1)
         assert result.ok and (result.versions_written, result.price_changes) == (0, 0)
         assert data_rows(engine) == before
         with engine.connect() as connection:
-            stored = set(connection.execute(select(Model.source_hash)).scalars())
+            stored = set(connection.execute(select(models_table.c.source_hash)).scalars())
         assert len(stored) == result.models_seen and all(len(h) == 32 for h in stored)
 
     def test_same_bytes_under_another_provider_name_are_a_new_catalog(self, engine: Engine) -> None:
@@ -202,9 +206,9 @@ class TestChanges:
         assert (result.price_changes, result.versions_written) == (1, 0)
         with engine.connect() as connection:
             rows = connection.execute(
-                select(Price.amount, Price.valid_from, Price.valid_to)
-                .where(Price.component == "prompt")
-                .order_by(Price.valid_from)
+                select(prices_table.c.amount, prices_table.c.valid_from, prices_table.c.valid_to)
+                .where(prices_table.c.component == "prompt")
+                .order_by(prices_table.c.valid_from)
             ).all()
         assert rows == [
             (Decimal("0.000001"), at(0), at(1)),
@@ -219,11 +223,11 @@ class TestChanges:
         with engine.connect() as connection:
             rows = connection.execute(
                 select(
-                    ModelVersion.version,
-                    ModelVersion.context_length,
-                    ModelVersion.valid_from,
-                    ModelVersion.valid_to,
-                ).order_by(ModelVersion.version)
+                    model_versions_table.c.version,
+                    model_versions_table.c.context_length,
+                    model_versions_table.c.valid_from,
+                    model_versions_table.c.valid_to,
+                ).order_by(model_versions_table.c.version)
             ).all()
         assert rows == [(1, 128000, at(0), at(1)), (2, 256000, at(1), None)]
 
@@ -231,7 +235,9 @@ class TestChanges:
         """Names keep trailing and double spaces; descriptions keep their newlines."""
         sync(engine, [model(name="Acme:  Rocket ", description="line 1\n\nline 2 ")], 0)
         with engine.connect() as connection:
-            row = connection.execute(select(ModelVersion.name, ModelVersion.description)).one()
+            row = connection.execute(
+                select(model_versions_table.c.name, model_versions_table.c.description)
+            ).one()
         assert tuple(row) == ("Acme:  Rocket ", "line 1\n\nline 2 ")
 
     def test_unknown_fields_are_kept_and_versioned(self, engine: Engine) -> None:
@@ -241,7 +247,9 @@ class TestChanges:
         assert result.versions_written == 1
         with engine.connect() as connection:
             extras = (
-                connection.execute(select(ModelVersion.extra).order_by(ModelVersion.version))
+                connection.execute(
+                    select(model_versions_table.c.extra).order_by(model_versions_table.c.version)
+                )
                 .scalars()
                 .all()
             )
@@ -253,7 +261,9 @@ def _seen(engine: Engine, model_id: str) -> tuple[bool, datetime]:
     """Whether a model is listed now, and when it was last seen."""
     with engine.connect() as connection:
         row = connection.execute(
-            select(Model.available, last_seen_at()).join(Provider).where(Model.model == model_id)
+            select(models_table.c.available, last_seen_at())
+            .join(providers_table)
+            .where(models_table.c.model == model_id)
         ).one()
     return row[0], row[1]
 
@@ -269,10 +279,14 @@ class TestAvailability:
         assert (back.returned, back.added, back.versions_written) == (1, 0, 0)
         with engine.connect() as connection:
             intervals = connection.execute(
-                select(Availability.valid_from, Availability.valid_to, Availability.last_seen_at)
-                .join(Model)
-                .where(Model.model == "a/four")
-                .order_by(Availability.valid_from)
+                select(
+                    model_availability_table.c.valid_from,
+                    model_availability_table.c.valid_to,
+                    model_availability_table.c.last_seen_at,
+                )
+                .join(models_table)
+                .where(models_table.c.model == "a/four")
+                .order_by(model_availability_table.c.valid_from)
             ).all()
         assert intervals == [(at(0), at(1), at(0)), (at(2), None, None)]
         assert _seen(engine, "a/four") == (True, at(2))
@@ -297,10 +311,14 @@ class TestAvailability:
         with engine.connect() as connection:
             states = connection.execute(
                 select(
-                    ProviderState.configured, ProviderState.valid_from, ProviderState.valid_to
-                ).order_by(ProviderState.valid_from)
+                    provider_states_table.c.configured,
+                    provider_states_table.c.valid_from,
+                    provider_states_table.c.valid_to,
+                ).order_by(provider_states_table.c.valid_from)
             ).all()
-            available = connection.execute(select(Model.id).where(Model.available)).all()
+            available = connection.execute(
+                select(models_table.c.id).where(models_table.c.available)
+            ).all()
         assert states == [(True, at(0), at(1)), (False, at(1), None)]
         assert len(available) == 337
 
@@ -318,7 +336,9 @@ class TestMassRemovalGuard:
         assert "--allow-mass-removal" in result.error
         assert data_rows(engine) == before
         with engine.connect() as connection:
-            run = connection.execute(select(SyncRun).where(SyncRun.id == result.run_id)).one()
+            run = connection.execute(
+                select(sync_runs_table).where(sync_runs_table.c.id == result.run_id)
+            ).one()
         assert (run.status, run.error, run.removed) == ("held", result.error, 0)
 
     def test_next_normal_catalog_applies_normally(self, engine: Engine) -> None:
@@ -357,16 +377,16 @@ class TestBadRecords:
         with engine.connect() as connection:
             prices = (
                 connection.execute(
-                    select(Price.amount)
-                    .join(Model)
-                    .where(Model.model == "a/two", Price.valid_to.is_(None))
-                    .order_by(Price.component)
+                    select(prices_table.c.amount)
+                    .join(models_table)
+                    .where(models_table.c.model == "a/two", prices_table.c.valid_to.is_(None))
+                    .order_by(prices_table.c.component)
                 )
                 .scalars()
                 .all()
             )
             available = connection.execute(
-                select(Model.available).where(Model.model == "a/two")
+                select(models_table.c.available).where(models_table.c.model == "a/two")
             ).scalar_one()
         assert prices == [Decimal("0.000002"), Decimal("0.000001")]  # completion, prompt
         assert available is True
@@ -394,7 +414,9 @@ class TestBadRecords:
         assert "\n" not in result.error
         assert data_rows(engine) == before
         with engine.connect() as connection:
-            run = connection.execute(select(SyncRun).where(SyncRun.id == result.run_id)).one()
+            run = connection.execute(
+                select(sync_runs_table).where(sync_runs_table.c.id == result.run_id)
+            ).one()
         assert (run.status, run.error) == ("failed", result.error)
         assert run.versions_written == 0
 
@@ -412,7 +434,9 @@ class TestMoney:
         noisy = "0.00000008333333333333334"
         sync(engine, [model(pricing={"prompt": noisy, "completion": "0.0000030"})], 0)
         with engine.connect() as connection:
-            amounts = dict(connection.execute(select(Price.component, Price.amount)).all())
+            amounts = dict(
+                connection.execute(select(prices_table.c.component, prices_table.c.amount)).all()
+            )
         assert amounts == {"prompt": Decimal(noisy), "completion": Decimal("0.000003")}
         assert canonical(amounts["prompt"]) == noisy
 
@@ -425,10 +449,17 @@ class TestMoney:
         sync(engine, [unpriced, free, router], 0)
         with engine.connect() as connection:
             priced = dict(
-                connection.execute(select(Model.model, ModelVersion.priced).join(Model)).all()
+                connection.execute(
+                    select(models_table.c.model, model_versions_table.c.priced).join(models_table)
+                ).all()
             )
             prices = connection.execute(
-                select(Model.model, Price.component, Price.amount, Price.dynamic).join(Model)
+                select(
+                    models_table.c.model,
+                    prices_table.c.component,
+                    prices_table.c.amount,
+                    prices_table.c.dynamic,
+                ).join(models_table)
             ).all()
         assert priced == {"a/unpriced": False, "a/free": True, "a/router": True}
         assert sorted(tuple(p) for p in prices) == [
@@ -454,14 +485,19 @@ class TestMoney:
         flat = {m["id"]: m for m in load_json("insforge/2026-05-01_insforge_current.json.gz")}
         with engine.connect() as connection:
             rows = connection.execute(
-                select(Model.model, ModelVersion.name, Price.component, Price.amount)
-                .join(ModelVersion, ModelVersion.model_id == Model.id)
-                .join(Price, Price.model_id == Model.id)
+                select(
+                    models_table.c.model,
+                    model_versions_table.c.name,
+                    prices_table.c.component,
+                    prices_table.c.amount,
+                )
+                .join(model_versions_table, model_versions_table.c.model_id == models_table.c.id)
+                .join(prices_table, prices_table.c.model_id == models_table.c.id)
                 .where(
-                    ModelVersion.valid_to.is_(None),
-                    Price.valid_to.is_(None),
-                    Price.component.in_(["prompt", "completion"]),
-                    Model.available,
+                    model_versions_table.c.valid_to.is_(None),
+                    prices_table.c.valid_to.is_(None),
+                    prices_table.c.component.in_(["prompt", "completion"]),
+                    models_table.c.available,
                 )
             ).all()
         known = {
@@ -529,10 +565,12 @@ class TestOrderingAndAtomicity:
 class TestConstraints:
     def _insert_version(self, engine: Engine, **values: Any) -> None:
         with engine.begin() as connection:
-            model_id, run_id = connection.execute(select(Model.id, Model.id)).first()  # type: ignore[misc]
-            run_id = connection.execute(select(SyncRun.id)).scalar()
+            model_id, run_id = connection.execute(
+                select(models_table.c.id, models_table.c.id)
+            ).first()  # type: ignore[misc]
+            run_id = connection.execute(select(sync_runs_table.c.id)).scalar()
             connection.execute(
-                insert(ModelVersion).values(
+                insert(model_versions_table).values(
                     model_id=model_id,
                     sync_run_id=run_id,
                     content_hash="x" * 64,
@@ -558,9 +596,11 @@ class TestConstraints:
         """The database refuses a second current price row for a model and component."""
         sync(engine, [model()], 0)
         with pytest.raises(IntegrityError), engine.begin() as connection:
-            existing = connection.execute(select(Price).where(Price.component == "prompt")).one()
+            existing = connection.execute(
+                select(prices_table).where(prices_table.c.component == "prompt")
+            ).one()
             connection.execute(
-                insert(Price).values(
+                insert(prices_table).values(
                     model_id=existing.model_id,
                     component="prompt",
                     amount=Decimal("1"),
@@ -585,8 +625,8 @@ def test_load_counts_are_the_run_count_columns() -> None:
     """What a sync counts is what its run row, the CLI and every report name."""
     from dataclasses import fields
 
-    from etl.db.tables import RUN_COUNTS, SyncRun
+    from etl.db.tables import RUN_COUNTS, sync_runs_table
     from etl.load import LoadCounts
 
     assert tuple(f.name for f in fields(LoadCounts)) == RUN_COUNTS
-    assert all(hasattr(SyncRun, name) for name in RUN_COUNTS)
+    assert all(name in sync_runs_table.c for name in RUN_COUNTS)

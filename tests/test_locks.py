@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from filelock import FileLock
 from sqlalchemy import Engine, select
 
-from etl.db.tables import SyncRun
+from etl.db.tables import sync_runs_table
 from etl.locks import lock_path, sync_transaction
 from etl.pipeline import sync_bytes
 from tests.helpers import count_rows, make_model, payload
@@ -36,7 +36,7 @@ class TestSyncLock:
         assert result.status == "skipped"
         assert result.error is not None and "another sync" in result.error
         with engine.connect() as connection:
-            assert connection.execute(select(SyncRun.status)).scalar_one() == "skipped"
+            assert connection.execute(select(sync_runs_table.c.status)).scalar_one() == "skipped"
         assert count_rows(engine)["models"] == 0
         assert sync_bytes(engine, payload([make_model()])).ok
 

@@ -8,7 +8,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
 
-from etl.db.tables import Base
+from etl.db.tables import metadata
 from etl.migrate import alembic_config, head_revision, migrations_dir, schema_state, upgrade
 
 
@@ -22,7 +22,7 @@ class TestMigrations:
     def test_upgraded_schema_matches_the_models(self, engine: Engine) -> None:
         """After `upgrade head`, autogenerate finds nothing to change."""
         with engine.connect() as connection:
-            assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+            assert compare_metadata(MigrationContext.configure(connection), metadata) == []
         assert schema_state(engine).up_to_date
 
     def test_downgrade_then_upgrade_round_trips(self, engine: Engine) -> None:
@@ -35,7 +35,7 @@ class TestMigrations:
             assert set(inspect(connection).get_table_names()) <= {"alembic_version"}
         assert upgrade(engine).up_to_date
         with engine.connect() as connection:
-            assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+            assert compare_metadata(MigrationContext.configure(connection), metadata) == []
 
     def test_migrations_ship_in_the_package_or_the_checkout(self) -> None:
         """The scripts are found without an alembic.ini, from wherever etl is installed."""

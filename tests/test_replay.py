@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from etl.db.tables import Availability, Model, ModelVersion, Price
+from etl.db.tables import model_availability_table, model_versions_table, models_table, prices_table
 from etl.pipeline import sync_file
 from etl.queries import models_report
 from tests.helpers import daily_files, observed_at
@@ -137,31 +137,39 @@ def test_replay_matches_an_independent_recomputation(
     with engine.connect() as connection:
         availability: dict[str, list[list[Any]]] = defaultdict(list)
         for model_id, start, end in connection.execute(
-            select(Model.model, Availability.valid_from, Availability.valid_to)
-            .join(Model)
-            .order_by(Model.model, Availability.valid_from)
+            select(
+                models_table.c.model,
+                model_availability_table.c.valid_from,
+                model_availability_table.c.valid_to,
+            )
+            .join(models_table)
+            .order_by(models_table.c.model, model_availability_table.c.valid_from)
         ):
             availability[model_id].append([start, end])
         versions: dict[str, list[datetime]] = defaultdict(list)
         for model_id, start, number in connection.execute(
-            select(Model.model, ModelVersion.valid_from, ModelVersion.version)
-            .join(Model)
-            .order_by(Model.model, ModelVersion.version)
+            select(
+                models_table.c.model,
+                model_versions_table.c.valid_from,
+                model_versions_table.c.version,
+            )
+            .join(models_table)
+            .order_by(models_table.c.model, model_versions_table.c.version)
         ):
             assert number == len(versions[model_id]) + 1
             versions[model_id].append(start)
         prices: dict[tuple[str, str], list[list[Any]]] = defaultdict(list)
         for model_id, component, amount, dynamic, start, end in connection.execute(
             select(
-                Model.model,
-                Price.component,
-                Price.amount,
-                Price.dynamic,
-                Price.valid_from,
-                Price.valid_to,
+                models_table.c.model,
+                prices_table.c.component,
+                prices_table.c.amount,
+                prices_table.c.dynamic,
+                prices_table.c.valid_from,
+                prices_table.c.valid_to,
             )
-            .join(Model)
-            .order_by(Model.model, Price.component, Price.valid_from)
+            .join(models_table)
+            .order_by(models_table.c.model, prices_table.c.component, prices_table.c.valid_from)
         ):
             value = "dynamic" if dynamic else _plain(amount)
             prices[(model_id, component)].append([value, start, end])

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, event, select, text
 from sqlalchemy.engine import make_url
 
 from etl.db.engine import make_engine
-from etl.db.tables import Model, SyncRun
+from etl.db.tables import models_table, sync_runs_table
 from etl.metrics import Metrics
 from etl.migrate import schema_state
 from etl.pipeline import sync_bytes
@@ -237,10 +237,10 @@ class TestInterrupt:
         result = sync_bytes(engine, payload([make_model(f"a/m{i}") for i in range(5)]))
         assert (result.status, result.error) == ("failed", "serve stopped: rolled back")
         with engine.connect() as connection:
-            assert connection.execute(select(SyncRun.status, SyncRun.error)).all() == [
-                ("failed", "serve stopped: rolled back")
-            ]
-            assert connection.execute(select(Model.id)).all() == []
+            assert connection.execute(
+                select(sync_runs_table.c.status, sync_runs_table.c.error)
+            ).all() == [("failed", "serve stopped: rolled back")]
+            assert connection.execute(select(models_table.c.id)).all() == []
 
     def test_interrupt_fires_once(self, engine: Engine) -> None:
         """Only the first write statement after the interrupt fails: a later sync works."""
@@ -250,7 +250,9 @@ class TestInterrupt:
         assert sync_bytes(engine, payload([make_model()])).status == "failed"
         assert sync_bytes(engine, payload([make_model()])).ok
         with engine.connect() as connection:
-            statuses = connection.execute(select(SyncRun.status).order_by(SyncRun.id)).all()
+            statuses = connection.execute(
+                select(sync_runs_table.c.status).order_by(sync_runs_table.c.id)
+            ).all()
         assert statuses == [("failed",), ("succeeded",)]
 
 
@@ -348,14 +350,16 @@ class TestServiceInProcess:
         try:
             for _ in range(100):
                 with engine.connect() as connection:
-                    if connection.execute(select(SyncRun.status)).first():
+                    if connection.execute(select(sync_runs_table.c.status)).first():
                         break
                 threading.Event().wait(0.05)
             service.request_stop()
             thread.join(timeout=20)
             assert outcome == [0]
             with engine.connect() as connection:
-                assert connection.execute(select(SyncRun.status)).scalars().all() == ["succeeded"]
+                assert connection.execute(select(sync_runs_table.c.status)).scalars().all() == [
+                    "succeeded"
+                ]
                 stopped = connection.execute(text("SELECT stopped_at FROM services")).all()
             assert len(stopped) == 1 and stopped[0][0] is not None
         finally:

@@ -34,8 +34,13 @@ from werkzeug import Request, Response
 import etl.pipeline
 from etl.cli import cli
 from etl.db.engine import write_transaction
-from etl.db.tables import Model, ModelVersion, Price, SyncRun
-from etl.db.tables import Service as ServiceRow
+from etl.db.tables import (
+    model_versions_table,
+    models_table,
+    prices_table,
+    services_table,
+    sync_runs_table,
+)
 from etl.pipeline import sync_bytes
 from tests.helpers import make_model, payload
 
@@ -193,13 +198,13 @@ def runs(engine: Engine) -> list[Any]:
         return list(
             connection.execute(
                 select(
-                    SyncRun.id,
-                    SyncRun.status,
-                    SyncRun.payload_sha256,
-                    SyncRun.observed_at,
-                    SyncRun.finished_at,
-                    SyncRun.error,
-                ).order_by(SyncRun.id)
+                    sync_runs_table.c.id,
+                    sync_runs_table.c.status,
+                    sync_runs_table.c.payload_sha256,
+                    sync_runs_table.c.observed_at,
+                    sync_runs_table.c.finished_at,
+                    sync_runs_table.c.error,
+                ).order_by(sync_runs_table.c.id)
             ).all()
         )
 
@@ -213,10 +218,10 @@ def prompt_prices(engine: Engine) -> list[Any]:
     with engine.connect() as connection:
         return list(
             connection.execute(
-                select(Price.amount, Price.valid_from, Price.valid_to)
-                .join(Model, Model.id == Price.model_id)
-                .where(Model.model == VARIED, Price.component == "prompt")
-                .order_by(Price.valid_from)
+                select(prices_table.c.amount, prices_table.c.valid_from, prices_table.c.valid_to)
+                .join(models_table, models_table.c.id == prices_table.c.model_id)
+                .where(models_table.c.model == VARIED, prices_table.c.component == "prompt")
+                .order_by(prices_table.c.valid_from)
             ).all()
         )
 
@@ -240,9 +245,9 @@ def assert_no_half_applied_run(engine: Engine) -> None:
     assert "running" not in {run.status for run in runs(engine)}
     with engine.connect() as connection:
         current = connection.execute(
-            select(ModelVersion.model_id, func.count())
-            .where(ModelVersion.valid_to.is_(None))
-            .group_by(ModelVersion.model_id)
+            select(model_versions_table.c.model_id, func.count())
+            .where(model_versions_table.c.valid_to.is_(None))
+            .group_by(model_versions_table.c.model_id)
         ).all()
     assert current and all(count == 1 for _, count in current)
 
@@ -308,7 +313,7 @@ class TestServeProcess:
         applied = assert_each_payload_applied_once(engine, catalog)
         assert len(applied) >= 3 and {run.status for run in runs(engine)} == {"succeeded"}
         with engine.connect() as connection:
-            (stopped_at,) = connection.execute(select(ServiceRow.stopped_at)).scalars().all()
+            (stopped_at,) = connection.execute(select(services_table.c.stopped_at)).scalars().all()
         assert stopped_at is not None
         events = serve.events()
         syncs = [e for e in events if e.get("event") == "sync"]
@@ -435,9 +440,9 @@ class TestWithoutTheLock:
         assert_no_half_applied_run(engine)
         with engine.connect() as connection:
             current_prices = connection.execute(
-                select(Price.component, func.count())
-                .where(Price.valid_to.is_(None))
-                .group_by(Price.model_id, Price.component)
+                select(prices_table.c.component, func.count())
+                .where(prices_table.c.valid_to.is_(None))
+                .group_by(prices_table.c.model_id, prices_table.c.component)
             ).all()
         assert current_prices and all(count == 1 for _, count in current_prices)
 

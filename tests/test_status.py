@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, insert, update
 
 from etl.cli import cli
-from etl.db.tables import Service, SyncRun
+from etl.db.tables import services_table, sync_runs_table
 from etl.pipeline import sync_bytes
 from etl.status import describe_age, status_report
 from etl.times import utcnow
@@ -38,8 +38,8 @@ def age_last_success(engine: Engine, age: timedelta) -> None:
     """Pretend the successful runs finished ``age`` ago."""
     with engine.begin() as connection:
         connection.execute(
-            update(SyncRun)
-            .where(SyncRun.status == "succeeded")
+            update(sync_runs_table)
+            .where(sync_runs_table.c.status == "succeeded")
             .values(started_at=utcnow() - age, finished_at=utcnow() - age)
         )
 
@@ -56,7 +56,7 @@ def add_service(engine: Engine, heartbeat_age: timedelta, **values: Any) -> None
     }
     row.update(values)
     with engine.begin() as connection:
-        connection.execute(insert(Service).values(**row))
+        connection.execute(insert(services_table).values(**row))
 
 
 class TestStatus:

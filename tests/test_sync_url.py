@@ -18,7 +18,7 @@ from pytest_httpserver import HTTPServer
 from sqlalchemy import Engine, select, text
 
 from etl.cli import cli
-from etl.db.tables import Base, SyncRun
+from etl.db.tables import metadata, sync_runs_table
 from etl.fetch import FetchSettings
 from etl.pipeline import SyncResult, sync_url
 from tests.helpers import count_rows, make_model, read_bytes
@@ -47,7 +47,9 @@ def cli_sync(url: str, database_url: str, *extra: str, expect: int) -> dict[str,
 
 def run_row(engine: Engine, run_id: int) -> Any:
     with engine.connect() as connection:
-        return connection.execute(select(SyncRun).where(SyncRun.id == run_id)).one()
+        return connection.execute(
+            select(sync_runs_table).where(sync_runs_table.c.id == run_id)
+        ).one()
 
 
 def library_sync(engine: Engine, url: str, **fetch: Any) -> SyncResult:
@@ -70,7 +72,7 @@ class TestSuccess:
     ) -> None:
         """A 200 catalog applies; the run keeps the status, attempts, bytes and safe source."""
         with seeded.connect() as connection:
-            run = connection.execute(select(SyncRun)).one()
+            run = connection.execute(select(sync_runs_table)).one()
         assert (run.status, run.http_status, run.attempts) == ("succeeded", 200, 1)
         assert run.bytes == len(CATALOG)
         assert run.source == httpserver.url_for("/seed")
@@ -297,7 +299,7 @@ class TestSecrets:
         ours = [r for r in caplog.records if not r.name.startswith("werkzeug")]  # the test server
         assert ours and all(MARKER not in r.getMessage() for r in ours)
         with engine.connect() as connection:
-            for table in Base.metadata.sorted_tables:
+            for table in metadata.sorted_tables:
                 for row in connection.execute(select(table)):
                     assert MARKER not in repr(tuple(row)), table.name
 

@@ -16,7 +16,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, inspect, text
 
 from etl.changes import change_events
-from etl.db.tables import Base
+from etl.db.tables import metadata
 from etl.db.views import ANALYST_VIEWS, TOKEN_COMPONENTS_SQL
 from etl.migrate import alembic_config, upgrade
 from etl.money import DYNAMIC, canonical
@@ -78,7 +78,7 @@ class TestMigration:
         """Upgrading creates every view; comparing the schema to the models sees no view."""
         with engine.connect() as connection:
             assert set(inspect(connection).get_view_names()) >= VIEW_NAMES
-            assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+            assert compare_metadata(MigrationContext.configure(connection), metadata) == []
 
     def test_downgrade_to_0001_drops_only_the_views(self, engine: Engine) -> None:
         """0002 down removes the views and leaves the tables; up brings them back."""
@@ -88,7 +88,7 @@ class TestMigration:
             command.downgrade(config, "0001")
         with engine.connect() as connection:
             assert not VIEW_NAMES & set(inspect(connection).get_view_names())
-            assert {t.name for t in Base.metadata.sorted_tables} <= set(
+            assert {t.name for t in metadata.sorted_tables} <= set(
                 inspect(connection).get_table_names()
             )
         upgrade(engine)

@@ -15,12 +15,10 @@ or bound parameters.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnDefault, Connection, Table, func, insert, select, text
 from sqlalchemy.exc import DBAPIError
-
-from etl.db.tables import Base
 
 BATCH = 10_000
 """Rows per ``executemany`` on SQLite."""
@@ -35,13 +33,10 @@ def chunked(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
-def insert_rows(
-    connection: Connection, entity: type[Base], rows: Sequence[Mapping[str, Any]]
-) -> None:
-    """Insert ``rows`` (dicts with the same keys) into the table of ``entity``."""
+def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert ``rows`` (dicts with the same keys) into ``table``."""
     if not rows:
         return
-    table = _table(entity)
     rows = _with_defaults(table, rows)
     if connection.dialect.name == "postgresql":
         _copy(connection, table, rows)
@@ -50,12 +45,11 @@ def insert_rows(
 
 
 def insert_returning_ids(
-    connection: Connection, entity: type[Base], rows: Sequence[Mapping[str, Any]]
+    connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]
 ) -> list[int]:
     """Insert ``rows`` and return their new ids, in the order of ``rows``."""
     if not rows:
         return []
-    table = _table(entity)
     if connection.dialect.name == "postgresql":
         reserve = text(
             "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"
@@ -66,12 +60,8 @@ def insert_returning_ids(
         last = connection.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
         ids = list(range(last + 1, last + 1 + len(rows)))
     with_ids = [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)]
-    insert_rows(connection, entity, with_ids)
+    insert_rows(connection, table, with_ids)
     return ids
-
-
-def _table(entity: type[Base]) -> Table:
-    return cast(Table, entity.__table__)
 
 
 def _with_defaults(table: Table, rows: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:

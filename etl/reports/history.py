@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from etl.changes import ChangeReport, FieldChange, Span, change_events
-from etl.db.tables import Availability, ModelVersion, Price
+from etl.db.tables import model_availability_table, model_versions_table, prices_table
 from etl.money import DYNAMIC, price_text
 from etl.money import Price as PriceValue
 from etl.queries import ZERO, ModelInfo, latest_observation, model_directory
@@ -155,9 +155,13 @@ def model_history(connection: Connection, model: str, provider: str | None = Non
     availability = tuple(
         AvailabilitySpan(row.valid_from, row.valid_to, row.last_seen_at)
         for row in connection.execute(
-            select(Availability.valid_from, Availability.valid_to, Availability.last_seen_at)
-            .where(Availability.model_id == info.id)
-            .order_by(Availability.valid_from)
+            select(
+                model_availability_table.c.valid_from,
+                model_availability_table.c.valid_to,
+                model_availability_table.c.last_seen_at,
+            )
+            .where(model_availability_table.c.model_id == info.id)
+            .order_by(model_availability_table.c.valid_from)
         )
     )
     changes_at: dict[datetime, list[FieldChange]] = defaultdict(list)
@@ -175,14 +179,14 @@ def model_history(connection: Connection, model: str, provider: str | None = Non
         )
         for row in connection.execute(
             select(
-                ModelVersion.version,
-                ModelVersion.valid_from,
-                ModelVersion.valid_to,
-                ModelVersion.name,
-                ModelVersion.context_length,
+                model_versions_table.c.version,
+                model_versions_table.c.valid_from,
+                model_versions_table.c.valid_to,
+                model_versions_table.c.name,
+                model_versions_table.c.context_length,
             )
-            .where(ModelVersion.model_id == info.id)
-            .order_by(ModelVersion.version)
+            .where(model_versions_table.c.model_id == info.id)
+            .order_by(model_versions_table.c.version)
         )
     )
     prices = sorted(
@@ -192,8 +196,12 @@ def model_history(connection: Connection, model: str, provider: str | None = Non
             )
             for row in connection.execute(
                 select(
-                    Price.component, Price.amount, Price.dynamic, Price.valid_from, Price.valid_to
-                ).where(Price.model_id == info.id)
+                    prices_table.c.component,
+                    prices_table.c.amount,
+                    prices_table.c.dynamic,
+                    prices_table.c.valid_from,
+                    prices_table.c.valid_to,
+                ).where(prices_table.c.model_id == info.id)
             )
         ),
         key=lambda interval: (component_order(interval.component), interval.valid_from),
@@ -262,29 +270,31 @@ def price_series(
     rows: dict[tuple[int, str], list[Span]] = defaultdict(list)
     for row in connection.execute(
         select(
-            ModelVersion.model_id,
-            ModelVersion.valid_from,
-            ModelVersion.valid_to,
-            ModelVersion.priced,
-            ModelVersion.name,
-        ).where(ModelVersion.model_id.in_(ids))
+            model_versions_table.c.model_id,
+            model_versions_table.c.valid_from,
+            model_versions_table.c.valid_to,
+            model_versions_table.c.priced,
+            model_versions_table.c.name,
+        ).where(model_versions_table.c.model_id.in_(ids))
     ):
         versions[row.model_id].append(Span(row.valid_from, row.valid_to, row))
     for span in connection.execute(
-        select(Availability.model_id, Availability.valid_from, Availability.valid_to).where(
-            Availability.model_id.in_(ids)
-        )
+        select(
+            model_availability_table.c.model_id,
+            model_availability_table.c.valid_from,
+            model_availability_table.c.valid_to,
+        ).where(model_availability_table.c.model_id.in_(ids))
     ):
         listed[span.model_id].append(Span(span.valid_from, span.valid_to, True))
     for price in connection.execute(
         select(
-            Price.model_id,
-            Price.component,
-            Price.amount,
-            Price.dynamic,
-            Price.valid_from,
-            Price.valid_to,
-        ).where(Price.model_id.in_(ids))
+            prices_table.c.model_id,
+            prices_table.c.component,
+            prices_table.c.amount,
+            prices_table.c.dynamic,
+            prices_table.c.valid_from,
+            prices_table.c.valid_to,
+        ).where(prices_table.c.model_id.in_(ids))
     ):
         value = DYNAMIC if price.dynamic else price.amount
         rows[(price.model_id, price.component)].append(
