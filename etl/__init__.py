@@ -3,9 +3,11 @@
 The command line (``catalog-etl``) is a thin layer over this package; the same
 work is available from Python::
 
-    from etl import Settings, sync_file
+    from etl import sync_file
+    from etl.migrate import open_database
 
-    result = sync_file(Settings(database_url="sqlite:///catalog.db"), "models.json")
+    engine = open_database("sqlite:///catalog.db", create=True)
+    result = sync_file(engine, "models.json")
     print(result.status, result.versions_written)
 """
 

@@ -44,7 +44,6 @@ from etl.normalize import (
     Catalog,
     ModelRecord,
     ModelState,
-    build_catalog,
     canonical_hash,
     merge,
 )
@@ -90,7 +89,7 @@ def apply_catalog(
     """Write what ``raw`` changes, observed at ``observed_at``, on behalf of run ``run_id``.
 
     Records whose raw form is the one applied last are not validated again; the others are
-    validated and normalized (:func:`~etl.normalize.build_catalog`), then compared with the
+    validated and normalized (:func:`~etl.validate.build_catalog`), then compared with the
     stored state. Returns the counts and the normalized catalog (with its warnings).
 
     ``max_removed_share``: raise :class:`~etl.errors.SyncHeld` instead of closing the
@@ -113,6 +112,8 @@ def apply_catalog(
             ).where(models_table.c.provider_id.in_(provider_ids.values()))
         ).all()  # one fetchall: row by row costs a driver call per model
     }
+    from etl.validate import build_catalog  # here: a same-payload resync never validates
+
     catalog = build_catalog(raw, {key: row.source_hash for key, row in known.items()})
     if consume:
         raw.records.clear()

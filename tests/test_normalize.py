@@ -21,13 +21,13 @@ from etl.normalize import (
     Catalog,
     ModelRecord,
     ModelState,
-    build_catalog,
     canonical_hash,
     merge,
     vendor_of,
 )
 from etl.payload import read_payload
 from etl.shapes import detect
+from etl.validate import build_catalog
 from tests.helpers import load_case, load_json, read_bytes
 
 HEX_SHA256 = re.compile(r"^[0-9a-f]{64}$")

@@ -18,6 +18,7 @@ from etl.cli.common import (
     format_option,
     handle_errors,
     make_console,
+    settings_from,
 )
 
 if TYPE_CHECKING:
@@ -107,7 +108,6 @@ def backfill(
         catalog-etl backfill --git ./models-repo --path models.json
     """
     from etl.backfill import backfill as run_backfill
-    from etl.config import Settings
     from etl.shapes import DEFAULT_PROVIDER
     from etl.snapshots import file_snapshots, git_snapshots
 
@@ -118,7 +118,7 @@ def backfill(
     snapshots = file_snapshots(paths, time_from=time_from, time_pattern=time_pattern)  # type: ignore[arg-type]
     if git_repo and git_path:
         snapshots += git_snapshots(git_repo, git_path)
-    share = None if allow_mass_removal else Settings().max_removed_share
+    share = None if allow_mass_removal else settings_from().max_removed_share
     with database(database_url, create=True) as engine, _progress_bar() as progress:
         report = run_backfill(
             engine,

@@ -44,7 +44,9 @@ TIME = TimeParam()
 def settings_from(**overrides: Any) -> Settings:
     from etl.config import Settings
 
-    return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    return Settings.from_environment(
+        **{key: value for key, value in overrides.items() if value is not None}
+    )
 
 
 def make_console(stderr: bool = False) -> Console:
