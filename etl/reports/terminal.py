@@ -6,11 +6,10 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from rich.table import Table
-from rich.text import Text
-
-if TYPE_CHECKING:  # only types: `sync` prints without importing the query layer
+if TYPE_CHECKING:  # only types: `sync` prints without importing the query layer or rich's tables
     from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
 
     from etl.reports.document import Cell, Document, Section
 
@@ -36,6 +35,8 @@ def _cell(value: Any) -> str:
 
 
 def _table(title: str, columns: Iterable[str], rows: Iterable[Iterable[Any]]) -> Table:
+    from rich.table import Table
+
     table = Table(title=title, title_justify="left", show_lines=False)
     for column in columns:
         table.add_column(column, overflow="fold")
@@ -45,12 +46,16 @@ def _table(title: str, columns: Iterable[str], rows: Iterable[Iterable[Any]]) ->
 
 
 def _text(cell: Cell) -> Text:
+    from rich.text import Text
+
     short = cell.wrap or len(cell.text) <= MAX_CELL
     text = cell.text if short else cell.text[: MAX_CELL - 1] + "…"
     return Text(text, style=_TONES.get(cell.tone, ""))
 
 
 def section_table(section: Section) -> Table:
+    from rich.table import Table
+
     table = Table(title=section.title, title_justify="left", show_lines=False)
     for index, column in enumerate(section.columns):
         numeric = index in section.numeric_columns
@@ -62,6 +67,8 @@ def section_table(section: Section) -> Table:
 
 def document(console: Console, doc: Document) -> None:
     """A document as rich tables; empty sections are left out."""
+    from rich.text import Text
+
     console.print(Text(doc.title, style="bold"))
     for line in doc.lines:
         console.print(line, highlight=False)
