@@ -72,7 +72,8 @@ def _in(column: str, values: tuple[str, ...], name: str) -> CheckConstraint:
 payloads_table = Table(
     "payloads",
     metadata,
-    # A raw catalog payload exactly as received, gzip-compressed, stored once per sha256.
+    # A raw catalog payload exactly as received, compressed (zstd; older rows gzip), stored
+    # once per sha256.
     Column("sha256", String(64), primary_key=True),
     Column("size_bytes", BigInteger, nullable=False),
     Column("compression", String(16), nullable=False),
