@@ -48,6 +48,7 @@ class TestParsePrice:
         """ "0.00000008333333333333334" keeps every digit (a float would not)."""
         text = "0.00000008333333333333334"
         price = parse_price(text)
+        assert isinstance(price, Decimal)
         assert price == Decimal(text)
         assert price.as_tuple().digits == tuple(int(c) for c in "8333333333333334")
         assert canonical(price) == text

@@ -52,7 +52,8 @@ def record_of(model: dict[str, Any]) -> ModelRecord:
 
 def gpt_4o() -> dict[str, Any]:
     """A fresh copy of the full OpenRouter model in tests/cases/openrouter_model.json."""
-    return load_case("openrouter_model")["data"][0]
+    model: dict[str, Any] = load_case("openrouter_model")["data"][0]
+    return model
 
 
 def flat_entry(model_id: str = "openai/gpt-4o") -> dict[str, Any]:

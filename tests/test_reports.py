@@ -184,8 +184,8 @@ class TestEvents:
         """A component a priced model starts or stops listing changes from or to 0."""
         result = change_events(connection, SINCE, UNTIL, Filters(components=("input_cache_read",)))
         changes = {c.model: (c.old, c.new) for c in result.price_changes}
-        assert changes["inception/mercury"] == (0, Decimal("0.000000025"))
-        assert changes["qwen/qwen3.5-397b-a17b"] == (Decimal("0.00000055"), 0)
+        assert changes["inception/mercury"] == (Decimal(0), Decimal("0.000000025"))
+        assert changes["qwen/qwen3.5-397b-a17b"] == (Decimal("0.00000055"), Decimal(0))
 
     def test_new_models_first_prices_are_not_price_changes(self, connection: Connection) -> None:
         """A model's first prices belong to its `added` entry."""

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from etl.payload import PayloadError
-from etl.shapes import PAGES_KEY, detect
+from etl.shapes import PAGES_KEY, RawCatalog, detect
 from tests.helpers import load_case, load_json
 
 
@@ -19,7 +19,7 @@ def page(ids: list[str], **envelope: object) -> dict[str, object]:
     return {"data": [model(i) for i in ids], **envelope}
 
 
-def ids(catalog) -> list[str]:
+def ids(catalog: RawCatalog) -> list[str]:
     return [record.document["id"] for record in catalog.records]
 
 
