@@ -35,7 +35,6 @@ from etl.queries import (
     latest_observation,
     model_directory,
     scoped,
-    stored_price,
 )
 from etl.reports.units import (
     change_percent,
@@ -46,7 +45,7 @@ from etl.reports.units import (
     price_value_text,
     unit,
 )
-from etl.state import read_capabilities, valid_at
+from etl.state import read_capabilities, stored_price, valid_at
 from etl.times import iso
 
 # Fields compared by `diff`; prices are compared separately, component by component.

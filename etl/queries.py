@@ -36,10 +36,10 @@ from etl.db.tables import (
     sync_runs_table,
     vendors_table,
 )
-from etl.money import DYNAMIC, price_text
 from etl.money import Price as PriceValue
+from etl.money import price_text
 from etl.normalize import ModelState
-from etl.state import read_stored, valid_at
+from etl.state import read_stored, stored_price, valid_at
 from etl.times import iso
 
 ZERO: Final = Decimal(0)
@@ -275,11 +275,6 @@ def _models_in_categories(
             or_(model_versions_table.c.valid_to.is_(None), model_versions_table.c.valid_to > since)
         )
     return set(connection.execute(query).scalars())
-
-
-def stored_price(amount: Decimal | None, dynamic: bool) -> PriceValue:
-    """A price row's value; a check constraint keeps ``amount`` set unless ``dynamic``."""
-    return DYNAMIC if dynamic or amount is None else amount
 
 
 @dataclass(frozen=True)

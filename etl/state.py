@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, FromClause, and_, or_, select
@@ -24,6 +25,11 @@ from etl.db.tables import (
 from etl.money import DYNAMIC, canonical
 from etl.money import Price as PriceValue
 from etl.normalize import SCALAR_FIELDS, SET_FIELDS, ModelState
+
+
+def stored_price(amount: Decimal | None, dynamic: bool) -> PriceValue:
+    """A price row's value; a check constraint keeps ``amount`` set unless ``dynamic``."""
+    return DYNAMIC if dynamic or amount is None else amount
 
 
 def valid_at(table: FromClause, moment: datetime | None) -> ColumnElement[bool]:
@@ -66,7 +72,7 @@ def read_stored(
             query_filter(version_query, model_versions_table.c.model_id)
         ).all()
         for row in connection.execute(query_filter(price_query, prices_table.c.model_id)).all():
-            prices[row.model_id][row.component] = (row.id, DYNAMIC if row.dynamic else row.amount)
+            prices[row.model_id][row.component] = (row.id, stored_price(row.amount, row.dynamic))
 
     sets = read_capabilities(connection, {row.capability_set_id for row in versions})
     stored = {}

@@ -19,10 +19,11 @@ from sqlalchemy import Connection, select
 
 from etl.changes import ChangeReport, FieldChange, Span, change_events
 from etl.db.tables import model_availability_table, model_versions_table, prices_table
-from etl.money import DYNAMIC, price_text
 from etl.money import Price as PriceValue
+from etl.money import price_text
 from etl.queries import ZERO, ModelInfo, latest_observation, model_directory
 from etl.reports.units import component_order, decimal_text, per_million, unit
+from etl.state import stored_price
 from etl.times import iso
 
 _IDENTITY = frozenset({"provider", "model", "vendor", "name", "at"})
@@ -192,7 +193,7 @@ def model_history(connection: Connection, model: str, provider: str | None = Non
     prices = sorted(
         (
             PriceInterval(
-                row.component, DYNAMIC if row.dynamic else row.amount, row.valid_from, row.valid_to
+                row.component, stored_price(row.amount, row.dynamic), row.valid_from, row.valid_to
             )
             for row in connection.execute(
                 select(
@@ -296,9 +297,9 @@ def price_series(
             prices_table.c.valid_to,
         ).where(prices_table.c.model_id.in_(ids))
     ):
-        value = DYNAMIC if price.dynamic else price.amount
+        amount = stored_price(price.amount, price.dynamic)
         rows[(price.model_id, price.component)].append(
-            Span(price.valid_from, price.valid_to, value)
+            Span(price.valid_from, price.valid_to, amount)
         )
 
     series = []
