@@ -5,7 +5,7 @@ Most payloads are parsed by orjson, several times faster than the standard libra
 JSON number is money (InsForge's ``inputPrice``/``outputPrice``, a pricing ``discount``) the
 standard library parses instead, with numbers that have a fraction read as exact Decimals;
 it also takes over whenever orjson refuses the bytes, to give its precise error or to read
-lone surrogates."""
+lone surrogates, and for integers beyond 64 bits, which orjson would turn into floats."""
 
 from __future__ import annotations
 
@@ -54,10 +54,17 @@ def read_payload(raw: bytes, *, sha256: str | None = None) -> Payload:
 _REFUSED = object()
 # Keys whose JSON numbers are money: their decimal text must be kept exactly.
 _EXACT_NUMBER_KEYS = (b'"inputPrice"', b'"outputPrice"', b'"discount"')
+# orjson reads integers outside [-2**63, 2**64) as floats, silently. Each has at least 19
+# digits: where no run of 19 digits occurs (every digit mapped to "0" first: one fast pass
+# over the bytes), none is there. A long digit run inside a string only costs the slow parse.
+_ALL_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"0" * 9)
+_NINETEEN_DIGITS = b"0" * 19
 
 
 def _fast_parse(raw: bytes) -> Any:
     if any(key in raw for key in _EXACT_NUMBER_KEYS):
+        return _REFUSED
+    if _NINETEEN_DIGITS in raw.translate(_ALL_DIGITS_TO_ZERO):
         return _REFUSED
     try:
         return orjson.loads(raw)

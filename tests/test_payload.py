@@ -81,6 +81,22 @@ class TestReadPayload:
         assert document["created"] == 17
         assert isinstance(document["created"], int)
 
+    @pytest.mark.parametrize(
+        "number",
+        [
+            123456789012345678901234567890,
+            2**64,  # one past orjson's largest
+            -(2**63) - 1,  # one below its smallest
+            2**64 - 1,  # the largest it reads exactly: either parser will do
+        ],
+    )
+    def test_integers_beyond_64_bits_stay_exact(self, number):
+        """An integer of any size parses as that very int, never as a float."""
+        document = read_payload(b'{"data": [{"id": "a/b", "big": %d}]}' % number).document
+        big = document["data"][0]["big"]
+        assert big == number
+        assert type(big) is int
+
     def test_clean_text_is_untouched(self):
         """Non-ASCII text that is valid stays exactly as sent, and nothing is counted."""
         raw = '{"name": "Qwen: 通义千问 ", "d": "caf\\u00e9 \\u2014 ok"}'.encode()
