@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Row, func, insert, select, update
+from sqlalchemy import Connection, Engine, Row, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from etl.archive import archive_payload
@@ -210,15 +210,18 @@ def run_sync(
         result.bytes = len(obtained.raw)
         result.payload_sha256 = hashlib.sha256(obtained.raw).hexdigest()
         with collector_paused(), sync_transaction(engine, wait=lock_timeout) as connection:
-            latest = _latest_if_same(connection, result, provider)
-            if latest is not None:
+            latest = _latest_run(connection)
+            if latest is not None and _same_observation(latest, result, provider):
                 counts = _observe_again(connection, latest, result)
             else:
                 # Only the records are kept, not the parsed document: see consume below.
                 raw = parse_catalog(obtained.raw, provider, sha256=result.payload_sha256)[1]
                 result.shape, result.providers = raw.shape, raw.providers
                 result.warnings = raw.warnings
-                counts = _apply(connection, obtained.raw, raw, result, max_removed_share, provider)
+                latest_at = latest.observed_at if latest is not None else None
+                counts = _apply(
+                    connection, obtained.raw, raw, result, latest_at, max_removed_share, provider
+                )
             result.status = "succeeded"
             for name, value in asdict(counts).items():
                 setattr(result, name, value)
@@ -243,9 +246,8 @@ def run_sync(
     return result
 
 
-def _latest_if_same(connection: Connection, result: SyncResult, provider: str) -> Row[Any] | None:
-    """The latest observation, when it applied these very bytes for the same default
-    provider with the normalization in use, and this one comes after it."""
+def _latest_run(connection: Connection) -> Row[Any] | None:
+    """The succeeded run with the latest observation time: the end of the history."""
     latest = connection.execute(
         select(
             sync_runs_table.c.observed_at,
@@ -262,15 +264,19 @@ def _latest_if_same(connection: Connection, result: SyncResult, provider: str) -
         .order_by(sync_runs_table.c.observed_at.desc(), sync_runs_table.c.id)
         .limit(1)
     ).first()
+    return cast("Row[Any] | None", latest)
+
+
+def _same_observation(latest: Row[Any], result: SyncResult, provider: str) -> bool:
+    """The latest observation applied these very bytes for the same default provider with
+    the normalization in use, and this one comes after it."""
     assert result.observed_at is not None
-    same = (
-        latest is not None
-        and latest.observed_at < result.observed_at
+    return bool(
+        latest.observed_at < result.observed_at
         and latest.payload_sha256 == result.payload_sha256
         and latest.default_provider == provider
         and latest.normalization_version == NORMALIZATION_VERSION
     )
-    return cast("Row[Any]", latest) if same else None
 
 
 def _observe_again(connection: Connection, latest: Row[Any], result: SyncResult) -> LoadCounts:
@@ -292,26 +298,25 @@ def _apply(
     raw: bytes,
     raw_catalog: RawCatalog,
     result: SyncResult,
+    latest_at: datetime | None,
     max_removed_share: float | None,
     provider: str,
 ) -> LoadCounts:
     observed_at, sha256 = result.observed_at, result.payload_sha256
     assert observed_at is not None and sha256 is not None
-    succeeded = sync_runs_table.c.status == "succeeded"
-    same_time = connection.execute(
-        select(sync_runs_table.c.payload_sha256).where(
-            succeeded, sync_runs_table.c.observed_at == observed_at
-        )
-    ).first()
-    if same_time is not None:
-        if same_time.payload_sha256 == sha256:
-            return LoadCounts()  # this very observation was applied before: a no-op
-        raise SyncError(f"another payload was already observed at {iso(observed_at)}")
-    latest = connection.execute(
-        select(func.max(sync_runs_table.c.observed_at)).where(succeeded)
-    ).scalar()
+    if latest_at is not None and observed_at <= latest_at:  # else no run was observed then
+        same_time = connection.execute(
+            select(sync_runs_table.c.payload_sha256).where(
+                sync_runs_table.c.status == "succeeded",
+                sync_runs_table.c.observed_at == observed_at,
+            )
+        ).first()
+        if same_time is not None:
+            if same_time.payload_sha256 == sha256:
+                return LoadCounts()  # this very observation was applied before: a no-op
+            raise SyncError(f"another payload was already observed at {iso(observed_at)}")
     archive_payload(connection, raw, sha256, utcnow())
-    if latest is not None and observed_at < latest:
+    if latest_at is not None and observed_at < latest_at:
         # Older than the history's end (a backfill, or a sync that lost a race): merge it
         # into the timeline by re-deriving the history from the archive.
         merged = rederive(

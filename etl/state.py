@@ -9,7 +9,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, FromClause, and_, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    FromClause,
+    String,
+    and_,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 
 from etl.db.bulk import chunked
 from etl.db.tables import (
@@ -109,24 +119,27 @@ def read_capabilities(
         set_id: {name: [] for name in SET_FIELDS} for set_id in set_ids
     }
     link = capability_modalities_table
+    members = (
+        select(link.c.capability_set_id, link.c.direction, modalities_table.c.name).join(
+            modalities_table
+        ),
+        *(
+            select(table.c.capability_set_id, literal(field, String), lookup.c.name).join(lookup)
+            for table, lookup, field in (
+                (capability_parameters_table, parameters_table, "supported_parameters"),
+                (capability_categories_table, categories_table, "categories"),
+            )
+        ),
+    )
     for chunk in chunked(sorted(set_ids)):
-        modalities = select(
-            link.c.capability_set_id, link.c.direction, modalities_table.c.name
-        ).join(modalities_table)
-        for set_id, direction, name in connection.execute(
-            modalities.where(link.c.capability_set_id.in_(chunk))
-        ).all():
-            sets[set_id][f"{direction}_modalities"].append(name)
-        for table, lookup, field in (
-            (capability_parameters_table, parameters_table, "supported_parameters"),
-            (capability_categories_table, categories_table, "categories"),
-        ):
-            query = select(table.c.capability_set_id, lookup.c.name).join(lookup)
-            for set_id, name in connection.execute(
-                query.where(table.c.capability_set_id.in_(chunk))
-            ).all():
-                sets[set_id][field].append(name)
+        # One query for the three kinds: a round trip each costs a small sync more than reading.
+        query = union_all(*(q.where(q.selected_columns[0].in_(chunk)) for q in members))
+        for set_id, field, name in connection.execute(query).all():
+            sets[set_id][_MODALITY_FIELDS.get(field, field)].append(name)
     return {
         set_id: {field: tuple(sorted(names)) for field, names in found.items()}
         for set_id, found in sets.items()
     }
+
+
+_MODALITY_FIELDS = {"input": "input_modalities", "output": "output_modalities"}
