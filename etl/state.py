@@ -111,6 +111,9 @@ def _id_filters(model_ids: Collection[int] | None) -> Iterator[Any]:
         yield lambda query, column, chunk=chunk: query.where(column.in_(chunk))
 
 
+_MODALITY_FIELDS = {"input": "input_modalities", "output": "output_modalities"}
+
+
 def read_capabilities(
     connection: Connection, set_ids: Collection[int]
 ) -> dict[int, dict[str, tuple[str, ...]]]:
@@ -132,7 +135,7 @@ def read_capabilities(
         ),
     )
     for chunk in chunked(sorted(set_ids)):
-        # One query for the three kinds: a round trip each costs a small sync more than reading.
+        # One statement, not three: each costs a small sync a compile and a round trip.
         query = union_all(*(q.where(q.selected_columns[0].in_(chunk)) for q in members))
         for set_id, field, name in connection.execute(query).all():
             sets[set_id][_MODALITY_FIELDS.get(field, field)].append(name)
@@ -140,6 +143,3 @@ def read_capabilities(
         set_id: {field: tuple(sorted(names)) for field, names in found.items()}
         for set_id, found in sets.items()
     }
-
-
-_MODALITY_FIELDS = {"input": "input_modalities", "output": "output_modalities"}
