@@ -156,12 +156,17 @@ class TestConnectionCut:
         self, postgres_engine: Engine, payloads: tuple[Path, Path]
     ) -> None:
         """PostgreSQL kills the sync's connection (pg_terminate_backend): the run fails with
-        the database's message, nothing partial remains, the next sync applies."""
+        the database's message, nothing partial remains, the next sync applies.
+
+        The sync is cut at a known point, not raced: a lock held on model_versions stops it
+        mid-transaction (after its run row and payload archive), and it is killed there."""
         engine, database_url = postgres_engine, url_of(postgres_engine)
         first, second = payloads
         assert sync_file(engine, first, observed_at=T1, max_removed_share=None).ok
         before = comparable(engine)
         killed: list[int] = []
+        locker = engine.connect()
+        locker.execute(text("LOCK TABLE model_versions IN ACCESS EXCLUSIVE MODE"))
 
         def terminate() -> None:
             deadline = time.monotonic() + 60
@@ -172,7 +177,7 @@ class TestConnectionCut:
                         watcher.execute(
                             text(
                                 "SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid()"
-                                " AND state = 'active' AND query ILIKE '%model_versions%'"
+                                " AND wait_event_type = 'Lock' AND query ILIKE '%model_versions%'"
                             )
                         )
                         .scalars()
@@ -181,23 +186,27 @@ class TestConnectionCut:
                     for pid in pids:
                         watcher.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
                         killed.append(pid)
-                    time.sleep(0.005)
+                    time.sleep(0.01)
 
         thread = threading.Thread(target=terminate)
         thread.start()
-        result = run_cli(
-            database_url,
-            "sync",
-            "--file",
-            str(second),
-            "--observed-at",
-            T2.isoformat(),
-            "--allow-mass-removal",
-            "--format",
-            "json",
-        )
-        thread.join()
-        assert killed, "the sync finished before its connection could be cut"
+        try:
+            result = run_cli(
+                database_url,
+                "sync",
+                "--file",
+                str(second),
+                "--observed-at",
+                T2.isoformat(),
+                "--allow-mass-removal",
+                "--format",
+                "json",
+            )
+        finally:
+            thread.join()
+            locker.rollback()
+            locker.close()
+        assert killed, "the sync never waited on model_versions"
         summary = json.loads(result.stdout)
         assert result.returncode == 1 and summary["status"] == "failed"
         assert "database error" in summary["error"] and "\n" not in summary["error"]
