@@ -20,6 +20,9 @@ HEARTBEAT_SECONDS = 30.0
 """How often a running ``serve`` writes its heartbeat (and after every sync)."""
 STALE_AFTER = timedelta(seconds=10 * HEARTBEAT_SECONDS)
 """A service whose heartbeat is older than this is reported stale (killed, or cut off)."""
+FORGET_AFTER = timedelta(days=1)
+"""A service silent for longer is no longer listed: it was killed without a chance to say so
+(restarted containers would otherwise pile up as stale for good)."""
 MAX_SERVICES = 10
 
 RUN_FIELDS = (
@@ -84,7 +87,10 @@ def _services(connection: Connection, now: datetime) -> list[dict[str, Any]]:
             services_table.c.heartbeat_at,
             services_table.c.next_run_at,
         )
-        .where(services_table.c.stopped_at.is_(None))
+        .where(
+            services_table.c.stopped_at.is_(None),
+            services_table.c.heartbeat_at > now - FORGET_AFTER,
+        )
         .order_by(services_table.c.heartbeat_at.desc(), services_table.c.id.desc())
         .limit(MAX_SERVICES)
     )

@@ -110,11 +110,12 @@ class TestStatus:
 
     def test_next_run_from_live_services_only(self, engine: Engine, database_url: str) -> None:
         """The next run comes from services with a fresh heartbeat; stale ones are flagged,
-        stopped ones are not listed."""
+        stopped ones, and ones silent for more than a day, are not listed."""
         now = utcnow()
         add_service(engine, timedelta(seconds=5), next_run_at=now + timedelta(minutes=20))
         add_service(engine, timedelta(hours=2), pid=1, next_run_at=now + timedelta(minutes=1))
         add_service(engine, timedelta(0), pid=2, stopped_at=now)
+        add_service(engine, timedelta(days=1, minutes=1), pid=3)
         report = status_json(database_url)
         assert [(s["pid"], s["stale"]) for s in report["services"]] == [(4242, False), (1, True)]
         assert report["next_run_at"] == report["services"][0]["next_run_at"]
