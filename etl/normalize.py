@@ -156,11 +156,18 @@ def vendor_of(model: str, provider: str) -> str:
 
 def canonical_hash(value: Any) -> str:
     """sha256 of canonical JSON: key order and tuple/list spelling do not matter."""
+    return hashlib.sha256(_json_bytes(value, sort_keys=True)).hexdigest()
+
+
+def _json_bytes(value: Any, *, sort_keys: bool) -> bytes:
+    """Compact JSON of ``value``, Decimals tagged (see :func:`_tagged`)."""
     try:
-        text = orjson.dumps(value, default=_tagged, option=orjson.OPT_SORT_KEYS)
+        return orjson.dumps(
+            value, default=_tagged, option=orjson.OPT_SORT_KEYS if sort_keys else None
+        )
     except TypeError:  # integers beyond 64 bits, which only the standard library writes
-        text = json.dumps(value, default=_tagged, sort_keys=True, separators=(",", ":")).encode()
-    return hashlib.sha256(text).hexdigest()
+        text = json.dumps(value, default=_tagged, sort_keys=sort_keys, separators=(",", ":"))
+        return text.encode()
 
 
 def _tagged(value: Any) -> Any:
@@ -184,10 +191,7 @@ def source_hash(shape: Shape, copies: list[RawRecord]) -> str:
     categories = sorted({copy.category for copy in copies if copy.category is not None})
     value = [NORMALIZATION_VERSION, shape, categories, [copy.document for copy in copies]]
     try:
-        try:
-            text = orjson.dumps(value, default=_tagged)
-        except TypeError:  # integers beyond 64 bits, which only the standard library writes
-            text = json.dumps(value, default=_tagged, separators=(",", ":")).encode()
+        text = _json_bytes(value, sort_keys=False)
     except RecursionError:
         return ""  # too deep to hash: normalization rejects it with the reason
     return xxhash.xxh3_128_hexdigest(text)
