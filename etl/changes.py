@@ -45,7 +45,7 @@ from etl.reports.units import (
     price_value_text,
     unit,
 )
-from etl.state import read_capabilities, stored_price, valid_at
+from etl.state import PRICE_INTERVAL_COLUMNS, read_capabilities, stored_price, valid_at
 from etl.times import iso
 
 # Fields compared by `diff`; prices are compared separately, component by component.
@@ -636,14 +636,7 @@ def change_events(
     contents = version_contents(connection, {i for row in pairs for i in row[1:3]})
 
     # Prices: rows starting or ending inside the window, matched up by time.
-    price_query = select(
-        prices_table.c.model_id,
-        prices_table.c.component,
-        prices_table.c.amount,
-        prices_table.c.dynamic,
-        prices_table.c.valid_from,
-        prices_table.c.valid_to,
-    ).where(
+    price_query = select(*PRICE_INTERVAL_COLUMNS).where(
         or_(
             _window(prices_table.c.valid_from, since, until),
             _window(prices_table.c.valid_to, since, until),

@@ -42,6 +42,17 @@ def stored_price(amount: Decimal | None, dynamic: bool) -> PriceValue:
     return DYNAMIC if dynamic or amount is None else amount
 
 
+PRICE_INTERVAL_COLUMNS = (
+    prices_table.c.model_id,
+    prices_table.c.component,
+    prices_table.c.amount,
+    prices_table.c.dynamic,
+    prices_table.c.valid_from,
+    prices_table.c.valid_to,
+)
+"""A price row as an interval of a model's component (its value: :func:`stored_price`)."""
+
+
 def valid_at(table: FromClause, moment: datetime | None) -> ColumnElement[bool]:
     """Rows in force at ``moment``; the current rows when it is None."""
     valid_from, valid_to = table.c.valid_from, table.c.valid_to

@@ -23,7 +23,7 @@ from etl.money import Price as PriceValue
 from etl.money import price_text
 from etl.queries import ZERO, ModelInfo, latest_observation, model_directory
 from etl.reports.units import component_order, decimal_text, per_million, unit
-from etl.state import stored_price
+from etl.state import PRICE_INTERVAL_COLUMNS, stored_price
 from etl.times import iso
 
 _IDENTITY = frozenset({"provider", "model", "vendor", "name", "at"})
@@ -196,13 +196,7 @@ def model_history(connection: Connection, model: str, provider: str | None = Non
                 row.component, stored_price(row.amount, row.dynamic), row.valid_from, row.valid_to
             )
             for row in connection.execute(
-                select(
-                    prices_table.c.component,
-                    prices_table.c.amount,
-                    prices_table.c.dynamic,
-                    prices_table.c.valid_from,
-                    prices_table.c.valid_to,
-                ).where(prices_table.c.model_id == info.id)
+                select(*PRICE_INTERVAL_COLUMNS).where(prices_table.c.model_id == info.id)
             )
         ),
         key=lambda interval: (component_order(interval.component), interval.valid_from),
@@ -288,14 +282,7 @@ def price_series(
     ):
         listed[span.model_id].append(Span(span.valid_from, span.valid_to, True))
     for price in connection.execute(
-        select(
-            prices_table.c.model_id,
-            prices_table.c.component,
-            prices_table.c.amount,
-            prices_table.c.dynamic,
-            prices_table.c.valid_from,
-            prices_table.c.valid_to,
-        ).where(prices_table.c.model_id.in_(ids))
+        select(*PRICE_INTERVAL_COLUMNS).where(prices_table.c.model_id.in_(ids))
     ):
         amount = stored_price(price.amount, price.dynamic)
         rows[(price.model_id, price.component)].append(
