@@ -40,15 +40,15 @@ from sqlalchemy import Connection, Engine, func, select, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from etl.changes import change_events, net_changes  # noqa: E402
 from etl.db.engine import make_engine  # noqa: E402
 from etl.db.tables import model_versions_table, models_table, prices_table, sync_runs_table  # noqa: E402
-from etl.migrate import upgrade  # noqa: E402
 from etl.pipeline import sync_bytes  # noqa: E402
-from etl.queries import NO_FILTERS  # noqa: E402
+from etl.read.changes import change_events, net_changes  # noqa: E402
+from etl.read.history import model_history  # noqa: E402
+from etl.read.prices import price_table  # noqa: E402
+from etl.read.queries import NO_FILTERS  # noqa: E402
 from etl.reports import report  # noqa: E402
-from etl.reports.history import model_history  # noqa: E402
-from etl.reports.prices import price_table  # noqa: E402
+from etl.store.migrate import upgrade  # noqa: E402
 
 T0 = datetime(2025, 1, 1, 1, 0, tzinfo=UTC)
 PARAMETERS = ["max_tokens", "temperature", "top_p", "tools", "tool_choice", "seed", "stop"]

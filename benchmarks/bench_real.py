@@ -35,9 +35,9 @@ sys.path.insert(0, str(ROOT))
 
 from etl.backfill import backfill, rebuild  # noqa: E402
 from etl.db.engine import make_engine  # noqa: E402
-from etl.migrate import upgrade  # noqa: E402
+from etl.ingest.snapshots import file_snapshots  # noqa: E402
 from etl.pipeline import sync_file  # noqa: E402
-from etl.snapshots import file_snapshots  # noqa: E402
+from etl.store.migrate import upgrade  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
 CATALOG = DATA / "openrouter" / "2025-11-19_teatreechat.json.gz"

@@ -101,7 +101,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
         return out
 
     sys.path.insert(0, str(ROOT))
-    # etl.validate (pydantic) is imported on first use by a sync; here it counts as import
+    # etl.ingest.validate (pydantic) is imported on first use by a sync; here it counts as import
     # time, measured apart, as it always was.
     etl_modules = ["etl.pipeline", "etl.backfill", "etl.validate"]
     modules = etl_modules if tool == "etl" else ["benchmarks.dlt_baseline"]
@@ -143,8 +143,8 @@ def _parse_files(parse: Any, files: list[Path]) -> float:
 def _etl_operation(spec: dict[str, Any]) -> dict[str, Any]:
     from etl.backfill import backfill
     from etl.db.engine import make_engine
+    from etl.ingest.snapshots import file_snapshots
     from etl.pipeline import sync_bytes
-    from etl.snapshots import file_snapshots
 
     engine = make_engine(spec["etl_url"])
     out: dict[str, Any] = {}
@@ -186,7 +186,7 @@ def _dlt_operation(spec: dict[str, Any]) -> dict[str, Any]:
     import orjson
 
     from benchmarks import dlt_baseline
-    from etl.snapshots import time_from_name
+    from etl.ingest.snapshots import time_from_name
 
     def pipeline() -> Any:
         return dlt_baseline.make_pipeline(
@@ -495,7 +495,7 @@ class Bench:
         from sqlalchemy.engine import make_url
 
         from etl.db.engine import make_engine
-        from etl.migrate import upgrade
+        from etl.store.migrate import upgrade
 
         tag = f"{SCHEMA_PREFIX}{uuid.uuid4().hex[:10]}"
         folder = self.workdir / "db" / tag

@@ -4,7 +4,7 @@ The command line (``catalog-etl``) is a thin layer over this package; the same
 work is available from Python::
 
     from etl import sync_file
-    from etl.migrate import open_database
+    from etl.store.migrate import open_database
 
     engine = open_database("sqlite:///catalog.db", create=True)
     result = sync_file(engine, "models.json")
@@ -33,12 +33,9 @@ def __getattr__(name: str) -> Any:
     # Imported on first use: a command pays only for what it runs (SQLAlchemy, pydantic,
     # even importlib.metadata cost tens of milliseconds each).
     if name == "__version__":
-        from importlib.metadata import PackageNotFoundError, version
+        from etl.version import package_version
 
-        try:
-            return version("catalog-etl")
-        except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-            return "0.0.0"
+        return package_version()
     if name in _LAZY:
         import importlib
 

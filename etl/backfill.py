@@ -3,7 +3,7 @@
 ``backfill`` reads the snapshots in time order (bad ones are reported and skipped, exact
 duplicates cost nothing) and archives the new ones. Snapshots later than the history's end
 are applied as they are read, each parsed once. When one is older than the latest
-observation, the history is re-derived from the raw payload archive (:mod:`etl.history`),
+observation, the history is re-derived from the raw payload archive (:mod:`etl.store.history`),
 so the result is exactly what syncing all observations in order would have built.
 ``rebuild`` re-derives alone: after a normalization fix, say. Both run in one transaction
 under the sync lock: they apply completely or not at all.
@@ -19,16 +19,16 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select
 
-from etl.archive import archive_payload
 from etl.collector import collector_paused
 from etl.db.tables import sync_runs_table
 from etl.errors import SyncError
-from etl.history import Observation, Progress, rederive, replay
-from etl.load import DEFAULT_MAX_REMOVED_SHARE
-from etl.locks import sync_transaction
-from etl.payload import PayloadError
-from etl.shapes import DEFAULT_PROVIDER, parse_catalog
-from etl.snapshots import Snapshot, SnapshotError
+from etl.ingest.payload import PayloadError
+from etl.ingest.shapes import DEFAULT_PROVIDER, parse_catalog
+from etl.ingest.snapshots import Snapshot, SnapshotError
+from etl.store.archive import archive_payload
+from etl.store.history import Observation, Progress, rederive, replay
+from etl.store.load import DEFAULT_MAX_REMOVED_SHARE
+from etl.store.locks import sync_transaction
 from etl.times import iso, utcnow
 
 

@@ -6,7 +6,7 @@
     ├── DatabaseUnavailable   not even the failure could be recorded
     ├── SyncHeld              the catalog would retire too many models: held, not applied
     ├── SyncBusy              another sync holds the database's sync lock: skipped
-    └── FetchError            (etl.fetch) the upstream did not deliver a usable catalog
+    └── FetchError            (etl.ingest.fetch) the upstream did not deliver a usable catalog
 
 Each carries ``retryable``: True when trying again later may succeed (timeouts, 5xx),
 False when it will not until something changes (bad token, bad payload).

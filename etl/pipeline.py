@@ -21,18 +21,18 @@ from typing import Any, cast
 from sqlalchemy import Connection, Engine, Row, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from etl.archive import archive_payload
 from etl.collector import collector_paused
 from etl.db.engine import describe_error
 from etl.db.tables import RUN_COUNTS, sync_runs_table
 from etl.errors import DatabaseUnavailable, SyncBusy, SyncError, SyncHeld
-from etl.history import Observation, rederive
-from etl.load import DEFAULT_MAX_REMOVED_SHARE as DEFAULT_MAX_REMOVED_SHARE
-from etl.load import LoadCounts, apply_catalog, mark_seen
-from etl.locks import sync_transaction
-from etl.normalize import NORMALIZATION_VERSION
-from etl.payload import PayloadError
-from etl.shapes import DEFAULT_PROVIDER, RawCatalog, parse_catalog
+from etl.ingest.normalize import NORMALIZATION_VERSION
+from etl.ingest.payload import PayloadError
+from etl.ingest.shapes import DEFAULT_PROVIDER, RawCatalog, parse_catalog
+from etl.store.archive import archive_payload
+from etl.store.history import Observation, rederive
+from etl.store.load import DEFAULT_MAX_REMOVED_SHARE as DEFAULT_MAX_REMOVED_SHARE
+from etl.store.load import LoadCounts, apply_catalog, mark_seen
+from etl.store.locks import sync_transaction
 from etl.times import iso, utcnow
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -130,11 +130,11 @@ def sync_url(
     on_start: Callable[[int], None] | None = None,
     **fetch_options: Any,
 ) -> SyncResult:
-    """Fetch a catalog over HTTP (see :func:`etl.fetch.fetch_catalog`) and sync it.
+    """Fetch a catalog over HTTP (see :func:`etl.ingest.fetch.fetch_catalog`) and sync it.
 
     ``fetch_options`` (a client, sleep or clock) go to the fetch unchanged, for tests.
     """
-    from etl.fetch import FetchSettings, fetch_catalog, safe_url
+    from etl.ingest.fetch import FetchSettings, fetch_catalog, safe_url
 
     def fetch() -> Obtained:
         fetched = fetch_catalog(

@@ -20,7 +20,7 @@ target_metadata = metadata
 
 
 def get_url() -> str:
-    # Passed in by etl.migrate, never written into the ini (it may hold a password).
+    # Passed in by etl.store.migrate, never written into the ini (it may hold a password).
     url = config.attributes.get("database_url")
     return str(url) if url else Settings().database_url
 

@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 
 from etl.db.engine import make_engine
 from etl.db.tables import metadata
-from etl.migrate import upgrade
+from etl.store.migrate import upgrade
 
 POSTGRES_URL = os.environ.get(
     "CATALOG_ETL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"

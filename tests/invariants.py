@@ -33,7 +33,7 @@ from etl.db.tables import (
     provider_states_table,
     sync_runs_table,
 )
-from etl.money import canonical
+from etl.ingest.money import canonical
 from tests.helpers import natural_history
 
 

@@ -20,8 +20,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from etl.db.engine import make_engine
-from etl.migrate import upgrade
 from etl.pipeline import sync_file
+from etl.store.migrate import upgrade
 from etl.times import parse_time
 from tests.conftest import POSTGRES_URL
 from tests.helpers import daily_files, observed_at

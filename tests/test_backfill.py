@@ -21,9 +21,9 @@ from sqlalchemy import Engine, select, update
 from etl.backfill import backfill, rebuild
 from etl.cli import cli
 from etl.db.tables import payloads_table, sync_runs_table
+from etl.ingest.shapes import parse_catalog
+from etl.ingest.snapshots import Snapshot, file_snapshots, git_snapshots, time_from_name
 from etl.pipeline import sync_bytes, sync_file
-from etl.shapes import parse_catalog
-from etl.snapshots import Snapshot, file_snapshots, git_snapshots, time_from_name
 from tests.helpers import daily_files, make_model, natural_history, observed_at, payload
 
 DAILY = daily_files()
@@ -164,7 +164,7 @@ class TestFailuresAndDuplicates:
 
         backfill(engine, snapshots(DAILY[:3]))
         monkeypatch.setattr("etl.backfill.parse_catalog", counting)
-        monkeypatch.setattr("etl.history.parse_catalog", counting)
+        monkeypatch.setattr("etl.store.history.parse_catalog", counting)
         report = backfill(engine, snapshots(DAILY[:6]))
         assert (report.duplicates, report.applied, report.rederived) == (3, 3, False)
         assert len(parsed) == 6  # three duplicates and three new snapshots, each parsed once

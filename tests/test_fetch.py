@@ -23,10 +23,10 @@ from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-import etl.fetch
+import etl.ingest.fetch
 from etl import __version__
 from etl.errors import SyncError
-from etl.fetch import (
+from etl.ingest.fetch import (
     BadContentError,
     FetchError,
     FetchResult,
@@ -38,7 +38,7 @@ from etl.fetch import (
     fetch_catalog,
     safe_url,
 )
-from etl.shapes import detect
+from etl.ingest.shapes import detect
 from tests.helpers import read_bytes
 
 CATALOG = read_bytes("openrouter/2025-11-19_teatreechat.json.gz")
@@ -270,7 +270,7 @@ class TestRequest:
             made.append(Script(ok()).client())
             return made[-1]
 
-        monkeypatch.setattr(etl.fetch, "_make_client", make)
+        monkeypatch.setattr(etl.ingest.fetch, "_make_client", make)
         fetch_catalog(URL)
         assert made[0].is_closed
         with Script(ok()).client() as given_client:
@@ -279,7 +279,7 @@ class TestRequest:
 
     def test_created_client_uses_the_settings(self) -> None:
         """The client made when none is given has the configured timeouts and follows redirects."""
-        client = etl.fetch._make_client(FetchSettings(connect_timeout=2, read_timeout=9))
+        client = etl.ingest.fetch._make_client(FetchSettings(connect_timeout=2, read_timeout=9))
         with client:
             assert client.follow_redirects
             assert (client.timeout.connect, client.timeout.read, client.timeout.pool) == (2, 9, 2)

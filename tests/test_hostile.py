@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 
 from etl.pipeline import sync_bytes
-from etl.queries import models_report
+from etl.read.queries import models_report
 from tests.helpers import count_rows, load_json, natural_history, read_bytes
 from tests.invariants import assert_invariants
 

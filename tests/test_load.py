@@ -24,9 +24,9 @@ from etl.db.tables import (
     providers_table,
     sync_runs_table,
 )
-from etl.money import canonical
+from etl.ingest.money import canonical
 from etl.pipeline import SyncResult, sync_bytes
-from etl.queries import last_seen_at
+from etl.read.queries import last_seen_at
 from tests.helpers import count_rows, load_json, natural_history, payload, read_bytes
 from tests.helpers import make_model as model
 
@@ -131,7 +131,7 @@ class TestIdempotence:
         sync(engine, raw, 0)
         with engine.connect() as connection:
             before = set(connection.execute(select(models_table.c.source_hash)).scalars())
-        monkeypatch.setattr("etl.normalize.NORMALIZATION_VERSION", 99)
+        monkeypatch.setattr("etl.ingest.normalize.NORMALIZATION_VERSION", 99)
         monkeypatch.setattr("etl.pipeline.NORMALIZATION_VERSION", 99)
         result = sync(engine, raw, 1)
         assert result.ok and result.models_seen == 2
@@ -567,7 +567,7 @@ class TestOrderingAndAtomicity:
         def explode(*_args: Any, **_kwargs: Any) -> None:
             raise IntegrityError("INSERT", {}, Exception("simulated failure"))
 
-        monkeypatch.setattr("etl.load._capability_sets", explode)
+        monkeypatch.setattr("etl.store.load._capability_sets", explode)
         result = sync(engine, [model("a/one", name="new"), model("a/two")], 1)
         assert result.status == "failed"
         assert result.error == "database error: simulated failure"
@@ -639,7 +639,7 @@ def test_load_counts_are_the_run_count_columns() -> None:
     from dataclasses import fields
 
     from etl.db.tables import RUN_COUNTS, sync_runs_table
-    from etl.load import LoadCounts
+    from etl.store.load import LoadCounts
 
     assert tuple(f.name for f in fields(LoadCounts)) == RUN_COUNTS
     assert all(name in sync_runs_table.c for name in RUN_COUNTS)

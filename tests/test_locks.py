@@ -9,8 +9,8 @@ from filelock import FileLock
 from sqlalchemy import Engine, select
 
 from etl.db.tables import sync_runs_table
-from etl.locks import lock_path, sync_transaction
 from etl.pipeline import sync_bytes
+from etl.store.locks import lock_path, sync_transaction
 from tests.helpers import count_rows, make_model, payload
 
 

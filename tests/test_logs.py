@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from etl.logs import configure_logging
+from etl.service.logs import configure_logging
 
 TOKEN = "tok-LOGS-9d2c41"
 

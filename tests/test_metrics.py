@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import urllib.request
 
-from etl.metrics import Metrics
+from etl.service.metrics import Metrics
 
 
 def free_port() -> int:

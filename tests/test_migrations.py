@@ -9,7 +9,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
 
 from etl.db.tables import metadata
-from etl.migrate import alembic_config, head_revision, migrations_dir, schema_state, upgrade
+from etl.store.migrate import alembic_config, head_revision, migrations_dir, schema_state, upgrade
 
 
 class TestMigrations:

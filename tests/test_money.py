@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from etl.money import (
+from etl.ingest.money import (
     DYNAMIC,
     PriceError,
     canonical,

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from etl.money import DYNAMIC
-from etl.normalize import (
+from etl.ingest.money import DYNAMIC
+from etl.ingest.normalize import (
     EMPTY_CONTENT,
     TRACKED_FIELDS,
     Catalog,
@@ -25,9 +25,9 @@ from etl.normalize import (
     merge,
     vendor_of,
 )
-from etl.payload import read_payload
-from etl.shapes import detect
-from etl.validate import build_catalog
+from etl.ingest.payload import read_payload
+from etl.ingest.shapes import detect
+from etl.ingest.validate import build_catalog
 from tests.helpers import load_case, load_json, read_bytes
 
 HEX_SHA256 = re.compile(r"^[0-9a-f]{64}$")

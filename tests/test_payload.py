@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from etl.payload import REPLACEMENT, PayloadError, read_payload, repair_text
+from etl.ingest.payload import REPLACEMENT, PayloadError, read_payload, repair_text
 from tests.helpers import read_bytes
 
 

@@ -7,9 +7,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from etl.changes import diff_report
 from etl.pipeline import sync_bytes
-from etl.queries import models_report, runs_report
+from etl.read.changes import diff_report
+from etl.read.queries import models_report, runs_report
 from tests.helpers import make_model, payload
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)

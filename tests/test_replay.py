@@ -1,7 +1,7 @@
 """Replay the 63 real daily OpenRouter captures and check the history independently.
 
 The expectation is recomputed here from the raw files with plain Python, sharing no code
-with etl.normalize: what each model looked like at each observation, when it was listed,
+with etl.ingest.normalize: what each model looked like at each observation, when it was listed,
 and every price interval. The database must agree with it exactly, and rebuilding the
 catalog as of every observation must give back what that day's file said.
 """
@@ -21,7 +21,7 @@ from sqlalchemy import Engine, select
 
 from etl.db.tables import model_availability_table, model_versions_table, models_table, prices_table
 from etl.pipeline import sync_file
-from etl.queries import models_report
+from etl.read.queries import models_report
 from tests.helpers import daily_files, observed_at
 
 Observation = tuple[datetime, dict[str, dict[str, Any]]]

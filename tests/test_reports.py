@@ -14,16 +14,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, Engine
 
-from etl.changes import change_events, diff_report, net_changes
-from etl.money import DYNAMIC
+from etl.ingest.money import DYNAMIC
 from etl.pipeline import sync_bytes
-from etl.queries import Filters
+from etl.read.changes import change_events, diff_report, net_changes
+from etl.read.history import ModelNotFound, find_model, model_history, price_series
+from etl.read.prices import price_table
+from etl.read.queries import Filters
+from etl.read.units import change_percent, per_million, percent_text, price_value_text, unit
 from etl.reports import charts, csv_out, html, markdown, report
 from etl.reports.document import change_document, history_document, price_document
-from etl.reports.history import ModelNotFound, find_model, model_history, price_series
-from etl.reports.prices import price_table
 from etl.reports.terminal import document as print_document
-from etl.reports.units import change_percent, per_million, percent_text, price_value_text, unit
 from etl.times import parse_time
 from tests.helpers import make_model, payload
 from tests.reports_helpers import SINCE, UNTIL

@@ -17,10 +17,9 @@ from sqlalchemy.engine import make_url
 
 from etl.db.engine import make_engine
 from etl.db.tables import models_table, sync_runs_table
-from etl.metrics import Metrics
-from etl.migrate import schema_state
 from etl.pipeline import sync_bytes
-from etl.scheduler import (
+from etl.service.metrics import Metrics
+from etl.service.scheduler import (
     JOB_ID,
     Service,
     ServiceConfig,
@@ -30,7 +29,7 @@ from etl.scheduler import (
     interruptible,
     migrate_database,
 )
-from etl.schedules import (
+from etl.service.schedules import (
     EveryTrigger,
     ScheduleError,
     cron,
@@ -39,6 +38,7 @@ from etl.schedules import (
     parse_duration,
     parse_timezone,
 )
+from etl.store.migrate import schema_state
 from tests.conftest import POSTGRES_URL
 from tests.helpers import make_model, payload
 

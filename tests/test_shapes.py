@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from etl.payload import PayloadError
-from etl.shapes import PAGES_KEY, RawCatalog, detect
+from etl.ingest.payload import PayloadError
+from etl.ingest.shapes import PAGES_KEY, RawCatalog, detect
 from tests.helpers import load_case, load_json
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, insert, update
 from etl.cli import cli
 from etl.db.tables import services_table, sync_runs_table
 from etl.pipeline import sync_bytes
-from etl.status import describe_age, status_report
+from etl.service.status import describe_age, status_report
 from etl.times import utcnow
 from tests.helpers import make_model, payload
 

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, select, text
 
 from etl.cli import cli
 from etl.db.tables import metadata, sync_runs_table
-from etl.fetch import FetchSettings
+from etl.ingest.fetch import FetchSettings
 from etl.pipeline import SyncResult, sync_url
 from tests.helpers import count_rows, make_model, read_bytes
 

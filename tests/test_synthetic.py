@@ -14,8 +14,8 @@ from sqlalchemy import Engine
 
 from benchmarks.synthetic import ROUTER_ID, SyntheticCatalog, evolve, generate, history
 from etl.db.engine import make_engine
-from etl.migrate import upgrade
 from etl.pipeline import sync_bytes
+from etl.store.migrate import upgrade
 from tests.helpers import load_json, read_bytes
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

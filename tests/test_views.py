@@ -15,16 +15,16 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, Engine, inspect, text
 
-from etl.changes import change_events
 from etl.db.tables import metadata
 from etl.db.views import ANALYST_VIEWS, TOKEN_COMPONENTS_SQL
-from etl.migrate import alembic_config, upgrade
-from etl.money import DYNAMIC, canonical
+from etl.ingest.money import DYNAMIC, canonical
 from etl.pipeline import sync_file
-from etl.reports.history import model_history
-from etl.reports.prices import price_table
-from etl.reports.units import TOKEN_COMPONENTS, price_value_text
+from etl.read.changes import change_events
+from etl.read.history import model_history
+from etl.read.prices import price_table
+from etl.read.units import TOKEN_COMPONENTS, price_value_text
 from etl.samples import SAMPLES
+from etl.store.migrate import alembic_config, upgrade
 from etl.times import as_utc
 from tests.helpers import TESTS
 from tests.reports_helpers import UNTIL

@@ -22,7 +22,7 @@ from etl.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from etl.history import Progress
+    from etl.store.history import Progress
 
 
 @contextmanager
@@ -108,8 +108,8 @@ def backfill(
         catalog-etl backfill --git ./models-repo --path models.json
     """
     from etl.backfill import backfill as run_backfill
-    from etl.shapes import DEFAULT_PROVIDER
-    from etl.snapshots import file_snapshots, git_snapshots
+    from etl.ingest.shapes import DEFAULT_PROVIDER
+    from etl.ingest.snapshots import file_snapshots, git_snapshots
 
     if bool(git_repo) != bool(git_path):
         raise click.UsageError("--git and --path go together")

@@ -75,7 +75,7 @@ def handle_errors(command: F) -> F:
         from etl.config import SettingsError
         from etl.db.engine import DatabaseURLError
         from etl.errors import SyncError
-        from etl.migrate import DatabaseMissing, DatabaseUnreachable, SchemaOutOfDate
+        from etl.store.migrate import DatabaseMissing, DatabaseUnreachable, SchemaOutOfDate
 
         try:
             return command(*args, **kwargs)
@@ -151,7 +151,7 @@ def format_option(command: F) -> F:
 @contextmanager
 def database(database_url: str | None, *, create: bool = False) -> Iterator[Engine]:
     """An engine on a current schema, disposed (connections closed) when the command ends."""
-    from etl.migrate import open_database
+    from etl.store.migrate import open_database
 
     engine = open_database(settings_from(database_url=database_url).database_url, create=create)
     try:

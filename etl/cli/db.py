@@ -25,7 +25,7 @@ def db() -> None:
 def upgrade(database_url: str | None) -> None:
     """Create the schema or upgrade it to the latest revision (safe to repeat)."""
     from etl.db.engine import display_url, make_engine
-    from etl.migrate import upgrade as run_upgrade
+    from etl.store.migrate import upgrade as run_upgrade
 
     url = settings_from(database_url=database_url).database_url
     engine = make_engine(url)
@@ -42,7 +42,7 @@ def upgrade(database_url: str | None) -> None:
 def status(database_url: str | None) -> None:
     """Show the schema revision of the database and the latest one; exit 1 if behind."""
     from etl.db.engine import display_url, make_engine
-    from etl.migrate import schema_state
+    from etl.store.migrate import schema_state
 
     url = settings_from(database_url=database_url).database_url
     engine = make_engine(url)

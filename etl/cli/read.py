@@ -24,7 +24,7 @@ from etl.cli.reports import ALL_FORMATS, check_window, filter_options, formats_o
 @handle_errors
 def models(as_of: datetime, database_url: str | None, output_format: str) -> None:
     """List the models available as of a time (the latest observation at or before it)."""
-    from etl.queries import models_report
+    from etl.read.queries import models_report
     from etl.reports import terminal
 
     with database(database_url) as engine, engine.connect() as connection:
@@ -73,8 +73,8 @@ def diff(
         catalog-etl diff --since 2026-03-01 --until 2026-04-01 --vendor openai --sort movers
         catalog-etl diff --since 30d --events --format csv > changes.csv
     """
-    from etl.changes import change_events, net_changes
     from etl.cli.reports import write_output
+    from etl.read.changes import change_events, net_changes
     from etl.reports import csv_out
     from etl.reports.document import change_document
 
@@ -98,7 +98,7 @@ def diff(
 @handle_errors
 def runs(limit: int, database_url: str | None, output_format: str) -> None:
     """List sync runs, newest first: status, counts, errors."""
-    from etl.queries import runs_report
+    from etl.read.queries import runs_report
     from etl.reports import terminal
 
     with database(database_url) as engine, engine.connect() as connection:

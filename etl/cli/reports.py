@@ -13,7 +13,7 @@ import click
 from etl.cli.common import TIME, database, database_option, fail, handle_errors, make_console
 
 if TYPE_CHECKING:
-    from etl.queries import Filters
+    from etl.read.queries import Filters
     from etl.reports.document import Document
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -58,7 +58,7 @@ def make_filters(
     category: tuple[str, ...],
     component: tuple[str, ...],
 ) -> Filters:
-    from etl.queries import Filters
+    from etl.read.queries import Filters
 
     return Filters(vendors=vendor, models=model, categories=category, components=component)
 
@@ -105,10 +105,10 @@ def history(model: str, provider: str | None, database_url: str | None, output_f
     Example:
         catalog-etl history openai/gpt-4o --format markdown
     """
+    from etl.read.history import ModelNotFound, model_history, price_series
+    from etl.read.units import unit
     from etl.reports import charts, html
     from etl.reports.document import history_document
-    from etl.reports.history import ModelNotFound, model_history, price_series
-    from etl.reports.units import unit
 
     with database(database_url) as engine, engine.connect() as connection:
         try:
@@ -161,9 +161,9 @@ def prices(
     Example:
         catalog-etl prices --sort prompt --min-context 128000 --limit 20
     """
+    from etl.read.prices import price_table
     from etl.reports import csv_out
     from etl.reports.document import price_document
-    from etl.reports.prices import price_table
 
     filters = make_filters(vendor, model, category, component)
     with database(database_url) as engine, engine.connect() as connection:
@@ -270,8 +270,8 @@ def chart(
     Example:
         catalog-etl chart openai/gpt-4o anthropic/claude-sonnet-4 --out prices.svg
     """
+    from etl.read.history import ModelNotFound, find_model, price_series
     from etl.reports import charts
-    from etl.reports.history import ModelNotFound, find_model, price_series
 
     if out.suffix.lower() not in charts.FORMATS:
         raise click.BadParameter(f"{out.name}: use .svg or .png", param_hint="--out")

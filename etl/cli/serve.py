@@ -26,7 +26,7 @@ class DurationParam(click.ParamType):  # type: ignore[type-arg]  # generic only 
     name = "duration"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        from etl.schedules import ScheduleError, parse_duration
+        from etl.service.schedules import ScheduleError, parse_duration
 
         if isinstance(value, timedelta):
             return value
@@ -159,14 +159,14 @@ def serve(
         catalog-etl serve --cron "17 * * * *" --jitter 2m --run-now --log-format json
     """
     from etl.db.engine import parse_url
-    from etl.fetch import FetchSettings
-    from etl.logs import configure_logging
-    from etl.metrics import Metrics
-    from etl.scheduler import Service, ServiceConfig, SyncJob
-    from etl.schedules import ScheduleError, parse_timezone
-    from etl.schedules import cron as cron_schedule
-    from etl.schedules import every as every_schedule
-    from etl.shapes import DEFAULT_PROVIDER
+    from etl.ingest.fetch import FetchSettings
+    from etl.ingest.shapes import DEFAULT_PROVIDER
+    from etl.service.logs import configure_logging
+    from etl.service.metrics import Metrics
+    from etl.service.scheduler import Service, ServiceConfig, SyncJob
+    from etl.service.schedules import ScheduleError, parse_timezone
+    from etl.service.schedules import cron as cron_schedule
+    from etl.service.schedules import every as every_schedule
 
     settings = settings_from(
         database_url=database_url,
@@ -234,7 +234,7 @@ def _run_service(service: Any) -> int:
     import logging
 
     from etl.db.engine import DatabaseURLError
-    from etl.migrate import DatabaseMissing, SchemaOutOfDate
+    from etl.store.migrate import DatabaseMissing, SchemaOutOfDate
 
     try:
         code: int = service.run()
@@ -266,7 +266,7 @@ def status(max_age: timedelta | None, database_url: str | None, output_format: s
         catalog-etl status --max-age 2h --format json
     """
     from etl.reports import terminal as render
-    from etl.status import status_report
+    from etl.service.status import status_report
 
     with database(database_url) as engine, engine.connect() as connection:
         report = status_report(connection, max_age=max_age)
@@ -294,7 +294,7 @@ def _describe_run(run: dict[str, Any]) -> str:
 
 
 def _print_status(console: Any, report: dict[str, Any]) -> None:
-    from etl.status import describe_age
+    from etl.service.status import describe_age
 
     def line(label: str, value: str) -> None:
         console.print(f"{label + ':':<18} {value}", highlight=False, soft_wrap=True)

@@ -75,9 +75,9 @@ def sync(
         catalog-etl sync --file models.json --observed-at 2026-03-02T01:03:22Z
         catalog-etl sync --url https://openrouter.ai/api/v1/models
     """
+    from etl.ingest.shapes import DEFAULT_PROVIDER
     from etl.pipeline import sync_file, sync_url
     from etl.reports import terminal as render
-    from etl.shapes import DEFAULT_PROVIDER
 
     settings = settings_from(
         database_url=database_url,
@@ -99,7 +99,7 @@ def sync(
         if file is not None:
             result = sync_file(engine, file, **options)
         else:
-            from etl.fetch import FetchSettings
+            from etl.ingest.fetch import FetchSettings
 
             assert url is not None
             fetch_settings = FetchSettings(
@@ -126,8 +126,8 @@ def sync(
 def demo(database_url: str | None) -> None:
     """Sync the bundled sample catalogs (two real OpenRouter captures, July and November
     2025) into the database, then show what changed between them."""
-    from etl.changes import diff_report
     from etl.pipeline import sync_file
+    from etl.read.changes import diff_report
     from etl.reports import terminal as render
     from etl.samples import SAMPLES
 

@@ -103,7 +103,7 @@ sync_runs_table = Table(
     Column("error", Text),
     # The providers the applied catalog spoke for: {"openrouter": true} (configured).
     Column("providers", JSONDocument),
-    # The normalization that derived the rows of a succeeded run (see etl.normalize).
+    # The normalization that derived the rows of a succeeded run (see etl.ingest.normalize).
     Column("normalization_version", Integer),
     _in("status", RUN_STATUSES, "status"),
     Index("ix_sync_runs_status_observed_at", "status", "observed_at"),

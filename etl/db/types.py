@@ -17,7 +17,7 @@ from sqlalchemy import JSON, DateTime, Dialect, Numeric, String
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from etl.money import canonical
+from etl.ingest.money import canonical
 from etl.times import as_utc
 
 

@@ -17,7 +17,7 @@ on PostgreSQL, canonical decimal text on SQLite). The ``*_per_million`` and ``pe
 columns are exact NUMERIC on PostgreSQL but floating point (REAL, approximate) on SQLite,
 where any arithmetic on the text goes through a float: fine to sort and compare, not to
 add up invoices. ``per_million`` columns are only set for per-token components (see
-:mod:`etl.reports.units`; the list below must match it, which a test checks).
+:mod:`etl.read.units`; the list below must match it, which a test checks).
 
 These definitions are frozen as shipped in a revision: a view that needs to change gets a
 new revision holding the new definition, and this module keeps the old one for that

@@ -15,8 +15,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from etl.reports.history import PriceSeries
-from etl.reports.units import per_million
+from etl.read.history import PriceSeries
+from etl.read.units import per_million
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -8,9 +8,9 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from etl.changes import ChangeReport
-from etl.reports.prices import PriceTable
-from etl.reports.units import decimal_text, per_million, price_value_text, unit
+from etl.read.changes import ChangeReport
+from etl.read.prices import PriceTable
+from etl.read.units import decimal_text, per_million, price_value_text, unit
 
 CHANGE_COLUMNS = (
     "section",

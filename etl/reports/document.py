@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from etl.changes import ChangeReport, FieldChange, ModelChange, PriceChange
-from etl.money import Price, price_text
-from etl.queries import Filters
-from etl.reports.history import ModelHistory, PriceSeries
-from etl.reports.prices import PriceTable
-from etl.reports.units import change_percent, per_million, percent_text, unit
+from etl.ingest.money import Price, price_text
+from etl.read.changes import ChangeReport, FieldChange, ModelChange, PriceChange
+from etl.read.history import ModelHistory, PriceSeries
+from etl.read.prices import PriceTable
+from etl.read.queries import Filters
+from etl.read.units import change_percent, per_million, percent_text, unit
 from etl.times import as_utc
 
 

@@ -9,12 +9,12 @@ from typing import Final, TypeVar
 
 from sqlalchemy import Connection
 
-from etl.changes import change_events, net_changes
-from etl.queries import Filters, model_directory
+from etl.read.changes import change_events, net_changes
+from etl.read.history import price_series
+from etl.read.queries import Filters, model_directory
+from etl.read.units import component_order
 from etl.reports import charts, html, markdown
 from etl.reports.document import Chart, Document, change_document, with_charts
-from etl.reports.history import price_series
-from etl.reports.units import component_order
 
 FORMATS: Final = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown"}
 DEFAULT_CHARTS = 12

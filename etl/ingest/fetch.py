@@ -49,9 +49,9 @@ from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 import httpx
 
-from etl import __version__
 from etl.errors import SyncError
-from etl.shapes import PAGES_KEY
+from etl.ingest.shapes import PAGES_KEY
+from etl.version import package_version
 
 logger = logging.getLogger("etl.fetch")
 
@@ -69,7 +69,7 @@ class _MaskURLs(logging.Filter):
 
 logging.getLogger("httpx").addFilter(_MaskURLs())
 
-USER_AGENT = f"catalog-etl/{__version__}"
+USER_AGENT = f"catalog-etl/{package_version()}"
 TOKEN_SETTING = "CATALOG_ETL_API_TOKEN"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # 5xx answers that describe the request itself, so repeating it cannot help.
@@ -180,7 +180,7 @@ class FetchSettings:
 class FetchResult:
     raw: bytes = field(repr=False)
     """The exact bytes of a single page, or every page spliced into
-    ``{"catalog_etl_pages": [<page 1>, <page 2>, ...]}`` (see :mod:`etl.shapes`)."""
+    ``{"catalog_etl_pages": [<page 1>, <page 2>, ...]}`` (see :mod:`etl.ingest.shapes`)."""
     http_status: int
     """Status of the last answer."""
     attempts: int

@@ -1,7 +1,7 @@
 """What changed between two times: the net difference (added, removed, returned, repriced,
 capability changes) or every observed change with its time.
 
-Read-only, built on :mod:`etl.queries`; every diff format renders from these results.
+Read-only, built on :mod:`etl.read.queries`; every diff format renders from these results.
 Prices stay :class:`~decimal.Decimal`; turning them into text is the renderers' last step.
 """
 
@@ -16,17 +16,18 @@ from typing import Any, Final
 
 from sqlalchemy import ColumnElement, Connection, Table, and_, func, or_, select
 
+from etl.db.state import PRICE_INTERVAL_COLUMNS, read_capabilities, stored_price, valid_at
 from etl.db.tables import (
     model_availability_table,
     model_versions_table,
     prices_table,
 )
-from etl.money import Price as PriceValue
-from etl.money import canonical, price_text
-from etl.normalize import SCALAR_FIELDS
+from etl.ingest.money import Price as PriceValue
+from etl.ingest.money import canonical, price_text
+from etl.ingest.normalize import SCALAR_FIELDS
 
 # Fields compared by `diff`; prices are compared separately, component by component.
-from etl.queries import (
+from etl.read.queries import (
     NO_FILTERS,
     ZERO,
     Filters,
@@ -36,7 +37,7 @@ from etl.queries import (
     model_directory,
     scoped,
 )
-from etl.reports.units import (
+from etl.read.units import (
     change_percent,
     component_order,
     decimal_text,
@@ -45,7 +46,6 @@ from etl.reports.units import (
     price_value_text,
     unit,
 )
-from etl.state import PRICE_INTERVAL_COLUMNS, read_capabilities, stored_price, valid_at
 from etl.times import iso
 
 # Fields compared by `diff`; prices are compared separately, component by component.
@@ -550,7 +550,7 @@ _CONTENT_COLUMNS: Final = tuple(
 def version_contents(
     connection: Connection, version_ids: Collection[int]
 ) -> dict[int, dict[str, Any]]:
-    """The tracked content of the given model versions, as :func:`etl.state.read_stored`
+    """The tracked content of the given model versions, as :func:`etl.db.state.read_stored`
     reads it (sets as sorted tuples, the discount as text), by version id."""
     query = select(
         model_versions_table.c.id,

@@ -23,11 +23,18 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import xxhash
 
-from etl.money import Price, PriceError, canonical, parse_price, per_million_to_unit, price_text
-from etl.shapes import RawRecord, Shape
+from etl.ingest.money import (
+    Price,
+    PriceError,
+    canonical,
+    parse_price,
+    per_million_to_unit,
+    price_text,
+)
+from etl.ingest.shapes import RawRecord, Shape
 
 if TYPE_CHECKING:
-    from etl.schemas import FlatModelIn, ModelIn
+    from etl.ingest.schemas import FlatModelIn, ModelIn
 
 SCALAR_FIELDS = (
     "name",

@@ -32,9 +32,9 @@ from etl.db.tables import (
     parameters_table,
     prices_table,
 )
-from etl.money import DYNAMIC, canonical
-from etl.money import Price as PriceValue
-from etl.normalize import SCALAR_FIELDS, SET_FIELDS, ModelState
+from etl.ingest.money import DYNAMIC, canonical
+from etl.ingest.money import Price as PriceValue
+from etl.ingest.normalize import SCALAR_FIELDS, SET_FIELDS, ModelState
 
 
 def stored_price(amount: Decimal | None, dynamic: bool) -> PriceValue:

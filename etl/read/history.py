@@ -1,6 +1,6 @@
 """One model's timeline, and price series for charts: read-only queries on the history.
 
-A timeline is built from :func:`etl.changes.change_events` over all time, narrowed to the
+A timeline is built from :func:`etl.read.changes.change_events` over all time, narrowed to the
 model, plus the stored intervals themselves, so ``history`` and ``diff --events`` cannot
 disagree about what changed when.
 """
@@ -17,13 +17,13 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from etl.changes import ChangeReport, FieldChange, Span, change_events
+from etl.db.state import PRICE_INTERVAL_COLUMNS, stored_price
 from etl.db.tables import model_availability_table, model_versions_table, prices_table
-from etl.money import Price as PriceValue
-from etl.money import price_text
-from etl.queries import ZERO, ModelInfo, latest_observation, model_directory
-from etl.reports.units import component_order, decimal_text, per_million, unit
-from etl.state import PRICE_INTERVAL_COLUMNS, stored_price
+from etl.ingest.money import Price as PriceValue
+from etl.ingest.money import price_text
+from etl.read.changes import ChangeReport, FieldChange, Span, change_events
+from etl.read.queries import ZERO, ModelInfo, latest_observation, model_directory
+from etl.read.units import component_order, decimal_text, per_million, unit
 from etl.times import iso
 
 _IDENTITY = frozenset({"provider", "model", "vendor", "name", "at"})

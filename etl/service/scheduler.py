@@ -13,7 +13,7 @@ single worker thread, added with settings chosen on purpose:
 
 ``--every`` ticks fall on multiples of the interval since the Unix epoch (1h: at every full
 hour UTC; 15m: at :00, :15, :30, :45), so replicas with the same schedule tick together and
-the sync lock (:mod:`etl.locks`) lets exactly one of them apply; ``--run-now`` adds a run at
+the sync lock (:mod:`etl.store.locks`) lets exactly one of them apply; ``--run-now`` adds a run at
 start without shifting that alignment. ``--cron`` is standard 5-field cron (0 or 7 is
 Sunday; a restricted day of month and day of week match either), in ``--timezone``.
 
@@ -28,7 +28,7 @@ network I/O even then is abandoned :data:`HARD_STOP_SECONDS` later by exiting, w
 database answers by rolling back whatever was open; its run is marked ``failed``.
 
 A running service records itself in ``services``: host, pid, schedule, a heartbeat every
-:data:`~etl.status.HEARTBEAT_SECONDS` and after every sync, the next run, and the time it
+:data:`~etl.service.status.HEARTBEAT_SECONDS` and after every sync, the next run, and the time it
 stopped. ``catalog-etl status`` reads it.
 """
 
@@ -56,13 +56,13 @@ from sqlalchemy.pool import NullPool
 from etl.db.engine import describe_error, display_url, make_engine
 from etl.db.tables import RUN_COUNTS, services_table
 from etl.errors import DatabaseUnavailable, SyncError
-from etl.fetch import FetchSettings, safe_url
-from etl.metrics import Metrics
-from etl.migrate import DatabaseMissing, SchemaOutOfDate, SchemaState, schema_state
+from etl.ingest.fetch import FetchSettings, safe_url
+from etl.ingest.shapes import DEFAULT_PROVIDER
 from etl.pipeline import DEFAULT_MAX_REMOVED_SHARE, SyncResult, abandon_run, sync_url
-from etl.schedules import Schedule
-from etl.shapes import DEFAULT_PROVIDER
-from etl.status import HEARTBEAT_SECONDS, last_success_at, models_available
+from etl.service.metrics import Metrics
+from etl.service.schedules import Schedule
+from etl.service.status import HEARTBEAT_SECONDS, last_success_at, models_available
+from etl.store.migrate import DatabaseMissing, SchemaOutOfDate, SchemaState, schema_state
 from etl.times import iso, utcnow
 
 logger = logging.getLogger("etl.serve")
@@ -96,8 +96,8 @@ class SyncInterrupted(SyncError):
 
 
 def migrate_database(engine: Engine, *, lock_timeout: int = MIGRATION_LOCK_TIMEOUT) -> SchemaState:
-    """Upgrade to the latest revision, holding the sync lock (see :func:`etl.migrate.upgrade`)."""
-    from etl.migrate import upgrade
+    """Upgrade to the latest revision, holding the sync lock (:func:`etl.store.migrate.upgrade`)."""
+    from etl.store.migrate import upgrade
 
     return upgrade(engine, lock_timeout=lock_timeout)
 

@@ -16,7 +16,7 @@ A paginated OpenRouter list fetched page by page is archived as
 ``{"catalog_etl_pages": [<page 1>, <page 2>, ...]}``: the exact bytes of every page, spliced
 into one JSON document, read here as one ``openrouter`` catalog.
 
-Anything else is a :class:`~etl.payload.PayloadError`.
+Anything else is a :class:`~etl.ingest.payload.PayloadError`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from etl.payload import Payload, PayloadError, read_payload
+from etl.ingest.payload import Payload, PayloadError, read_payload
 
 Shape = Literal["insforge-categorized", "openrouter", "insforge-flat"]
 DEFAULT_PROVIDER = "openrouter"
@@ -154,7 +154,7 @@ def parse_catalog(
     raw: bytes, provider: str = DEFAULT_PROVIDER, *, sha256: str | None = None
 ) -> tuple[Payload, RawCatalog]:
     """Parse a payload and recognise its shape; repairs are counted among the warnings.
-    Records are validated later, against what is stored (see etl.load.apply_catalog).
+    Records are validated later, against what is stored (see etl.store.load.apply_catalog).
     ``sha256``: the payload's digest when the caller has it already."""
     payload = read_payload(raw, sha256=sha256)
     catalog = detect(payload.document, default_provider=provider)

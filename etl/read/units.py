@@ -17,7 +17,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Final
 
-from etl.money import Price, canonical, price_text
+from etl.ingest.money import Price, canonical, price_text
 
 TOKEN_COMPONENTS: Final = (
     "prompt",

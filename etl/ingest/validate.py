@@ -1,7 +1,7 @@
 """Validate a catalog's records and normalize them: the raw records of a payload in, a
-:class:`~etl.normalize.Catalog` of canonical records out. Pure: no database, no I/O.
+:class:`~etl.ingest.normalize.Catalog` of canonical records out. Pure: no database, no I/O.
 
-Apart from :mod:`etl.normalize` because only this step needs pydantic: a sync whose records
+Apart from :mod:`etl.ingest.normalize` because only this step needs pydantic: a sync whose records
 are all unchanged validates none, and does not pay for importing it.
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from etl.normalize import (
+from etl.ingest.normalize import (
     Catalog,
     ModelRecord,
     RecordRejected,
@@ -21,8 +21,8 @@ from etl.normalize import (
     normalize_model,
     source_hash,
 )
-from etl.schemas import FlatModelIn, ModelIn
-from etl.shapes import RawCatalog, RawRecord, Shape
+from etl.ingest.schemas import FlatModelIn, ModelIn
+from etl.ingest.shapes import RawCatalog, RawRecord, Shape
 
 
 def build_catalog(raw: RawCatalog, known: Mapping[tuple[str, str], str] | None = None) -> Catalog:

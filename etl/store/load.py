@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, bindparam, insert, select, update
 
 from etl.db.bulk import chunked, insert_returning_ids, insert_rows
+from etl.db.state import read_stored
 from etl.db.tables import (
     capability_categories_table,
     capability_modalities_table,
@@ -36,9 +37,9 @@ from etl.db.tables import (
     vendors_table,
 )
 from etl.errors import SyncHeld
-from etl.money import DYNAMIC
-from etl.money import Price as PriceValue
-from etl.normalize import (
+from etl.ingest.money import DYNAMIC
+from etl.ingest.money import Price as PriceValue
+from etl.ingest.normalize import (
     SCALAR_FIELDS,
     SET_FIELDS,
     Catalog,
@@ -47,8 +48,7 @@ from etl.normalize import (
     canonical_hash,
     merge,
 )
-from etl.shapes import RawCatalog
-from etl.state import read_stored
+from etl.ingest.shapes import RawCatalog
 
 DEFAULT_MAX_REMOVED_SHARE = 0.25
 """A sync that would retire more than this share of a provider's models is held."""
@@ -89,7 +89,7 @@ def apply_catalog(
     """Write what ``raw`` changes, observed at ``observed_at``, on behalf of run ``run_id``.
 
     Records whose raw form is the one applied last are not validated again; the others are
-    validated and normalized (:func:`~etl.validate.build_catalog`), then compared with the
+    validated and normalized (:func:`~etl.ingest.validate.build_catalog`), then compared with the
     stored state. Returns the counts and the normalized catalog (with its warnings).
 
     ``max_removed_share``: raise :class:`~etl.errors.SyncHeld` instead of closing the
@@ -112,7 +112,7 @@ def apply_catalog(
             ).where(models_table.c.provider_id.in_(provider_ids.values()))
         ).all()  # one fetchall: row by row costs a driver call per model
     }
-    from etl.validate import build_catalog  # here: a same-payload resync never validates
+    from etl.ingest.validate import build_catalog  # here: a same-payload resync never validates
 
     catalog = build_catalog(raw, {key: row.source_hash for key, row in known.items()})
     if consume:

@@ -30,7 +30,7 @@ class SchemaOutOfDate(RuntimeError):
 def migrations_dir() -> Path:
     """Where the migration scripts are: inside the package when installed from a wheel,
     at the top of the repository in a checkout."""
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]  # etl/
     for candidate in (package / "migrations", package.parent / "migrations"):
         if (candidate / "env.py").is_file():
             return candidate
@@ -91,7 +91,7 @@ def upgrade(
     from alembic import command
 
     from etl.errors import SyncBusy
-    from etl.locks import sync_transaction
+    from etl.store.locks import sync_transaction
 
     config = alembic_config(engine)
     try:

@@ -15,12 +15,12 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, func, select, update
 
-from etl.archive import load_payload
 from etl.db.tables import metadata, model_versions_table, prices_table, sync_runs_table
 from etl.errors import SyncHeld
-from etl.load import LoadCounts, apply_catalog
-from etl.normalize import NORMALIZATION_VERSION
-from etl.shapes import RawCatalog, parse_catalog
+from etl.ingest.normalize import NORMALIZATION_VERSION
+from etl.ingest.shapes import RawCatalog, parse_catalog
+from etl.store.archive import load_payload
+from etl.store.load import LoadCounts, apply_catalog
 from etl.times import utcnow
 
 Progress = Callable[[str, int, int], None]

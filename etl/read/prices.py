@@ -10,10 +10,10 @@ from typing import Any, Final
 
 from sqlalchemy import Connection
 
-from etl.money import DYNAMIC
-from etl.money import Price as PriceValue
-from etl.queries import NO_FILTERS, Filters, ModelHead, ModelInfo, heads_as_of, model_directory
-from etl.reports.units import decimal_text, per_million, price_value_text, unit
+from etl.ingest.money import DYNAMIC
+from etl.ingest.money import Price as PriceValue
+from etl.read.queries import NO_FILTERS, Filters, ModelHead, ModelInfo, heads_as_of, model_directory
+from etl.read.units import decimal_text, per_million, price_value_text, unit
 from etl.times import iso
 
 DEFAULT_COMPONENTS: Final = ("prompt", "completion")

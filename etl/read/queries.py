@@ -1,9 +1,9 @@
 """Read the history: the catalog as of a time, the models a report covers, the latest state
 of each model at a time, and the runs. What changed between two times is in
-:mod:`etl.changes`.
+:mod:`etl.read.changes`.
 
 Read-only. Every report and command output is built from these functions (and from
-:mod:`etl.changes`, :mod:`etl.reports.history` and :mod:`etl.reports.prices`), so the
+:mod:`etl.read.changes`, :mod:`etl.read.history` and :mod:`etl.read.prices`), so the
 JSON, the tables, Markdown, CSV, HTML and charts agree by construction. Prices stay
 :class:`~decimal.Decimal` here; turning them into text is the renderers' last step.
 
@@ -24,6 +24,7 @@ from typing import Any, Final
 from sqlalchemy import Connection, case, func, or_, select
 
 from etl.db.bulk import chunked
+from etl.db.state import read_stored, stored_price, valid_at
 from etl.db.tables import (
     RUN_COUNTS,
     capability_categories_table,
@@ -36,10 +37,9 @@ from etl.db.tables import (
     sync_runs_table,
     vendors_table,
 )
-from etl.money import Price as PriceValue
-from etl.money import price_text
-from etl.normalize import ModelState
-from etl.state import read_stored, stored_price, valid_at
+from etl.ingest.money import Price as PriceValue
+from etl.ingest.money import price_text
+from etl.ingest.normalize import ModelState
 from etl.times import iso
 
 ZERO: Final = Decimal(0)
