@@ -43,27 +43,33 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import Connection, Engine, event, insert, update
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from etl.db.engine import describe_error, display_url, make_engine
-from etl.db.tables import RUN_COUNTS, services_table
-from etl.errors import DatabaseUnavailable, SyncError
+from etl.db.engine import describe_error, display_url
+from etl.errors import DatabaseUnavailable
 from etl.ingest.fetch import FetchSettings, safe_url
 from etl.ingest.shapes import DEFAULT_PROVIDER
 from etl.pipeline import DEFAULT_MAX_REMOVED_SHARE, SyncResult, abandon_run, sync_url
+from etl.service.engines import (
+    SyncInterrupted,
+    interruptible,
+    prepare_schema,
+    service_engine,
+)
 from etl.service.metrics import Metrics
+from etl.service.outcomes import log_result, log_unrecorded
+from etl.service.registration import Registration
 from etl.service.schedules import Schedule
-from etl.service.status import HEARTBEAT_SECONDS, last_success_at, models_available
-from etl.store.migrate import DatabaseMissing, SchemaOutOfDate, SchemaState, schema_state
-from etl.times import iso, utcnow
+from etl.service.status import HEARTBEAT_SECONDS
+from etl.store.migrate import schema_state
+from etl.times import iso
 
 logger = logging.getLogger("etl.serve")
 
@@ -72,69 +78,6 @@ JOB_ID = "catalog-etl-sync"
 DEFAULT_GRACE_PERIOD = 30.0
 HARD_STOP_SECONDS = 10.0
 """After the grace period, how long a sync gets to roll back before the process exits."""
-MIGRATION_LOCK_TIMEOUT = 300
-"""Seconds ``serve --migrate`` waits for the sync lock (another replica migrating, a sync)."""
-MAX_STARTUP_RETRY_DELAY = 30.0
-CONNECT_TIMEOUT = 10
-"""Seconds to wait for a PostgreSQL connection (unless the URL sets ``connect_timeout``): a
-database that does not answer must not hold a tick, or the heartbeat, for minutes."""
-HEARTBEAT_BUSY_TIMEOUT_MS = 2000
-"""On SQLite, how long the heartbeat waits for a write lock held by a sync (it runs on the main
-thread, which must stay free to react to signals)."""
-
-
-class SyncInterrupted(SyncError):
-    """``serve`` is stopping and the grace period is over: the sync is abandoned."""
-
-    retryable = True
-
-
-# --- durations and schedules -------------------------------------------------------------
-
-
-# --- the database ------------------------------------------------------------------------
-
-
-def migrate_database(engine: Engine, *, lock_timeout: int = MIGRATION_LOCK_TIMEOUT) -> SchemaState:
-    """Upgrade to the latest revision, holding the sync lock (:func:`etl.store.migrate.upgrade`)."""
-    from etl.store.migrate import upgrade
-
-    return upgrade(engine, lock_timeout=lock_timeout)
-
-
-def service_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for serve's own use: a bounded connect time on PostgreSQL."""
-    from etl.db.engine import parse_url
-
-    parsed = parse_url(url)
-    if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
-        kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
-    return make_engine(url, **kwargs)
-
-
-def interruptible(engine: Engine, interrupt: threading.Event, reason: str) -> None:
-    """Make the sync's write transaction on ``engine`` fail at its next statement once
-    ``interrupt`` is set, so it rolls back and its run is recorded ``failed`` with ``reason``.
-
-    Only the write transaction is cut (recognised by the ``sqlite_immediate`` option that
-    :func:`etl.db.engine.write_transaction` sets on both backends): the run row's own
-    bookkeeping still goes through, and only the first statement after the interrupt fails.
-    """
-    armed = [True]
-
-    def before_cursor_execute(connection: Connection, *_: Any) -> None:
-        if (
-            armed[0]
-            and interrupt.is_set()
-            and connection.get_execution_options().get("sqlite_immediate")
-        ):
-            armed[0] = False
-            raise SyncInterrupted(reason)
-
-    event.listen(engine, "before_cursor_execute", before_cursor_execute)
-
-
-# --- the service -------------------------------------------------------------------------
 
 
 def build_scheduler(schedule: Schedule, tick: Callable[[], None], *, run_now: bool = False) -> Any:
@@ -191,26 +134,6 @@ class ServiceConfig:
     metrics_address: str = "0.0.0.0"
 
 
-_STATUS_LEVELS = {
-    "succeeded": logging.INFO,
-    "skipped": logging.INFO,
-    "held": logging.WARNING,
-    "failed": logging.ERROR,
-}
-_RESULT_FIELDS = (
-    "run_id",
-    "status",
-    "source",
-    "http_status",
-    "attempts",
-    "bytes",
-    "payload_sha256",
-    *RUN_COUNTS,
-    "error",
-    "retryable",
-)
-
-
 class Service:
     """One ``catalog-etl serve`` process: :meth:`run` blocks until stopped, then returns 0."""
 
@@ -226,10 +149,9 @@ class Service:
         self._idle.set()
         self._signals: list[str] = []
         self._scheduler: Any = None
-        self._service_id: int | None = None
         self._current_run_id: int | None = None
-        self._heartbeat_failing = False
         self._control: Engine | None = None
+        self._registration: Registration | None = None
         self.ticks = 0
         """Ticks that started a sync."""
 
@@ -255,6 +177,7 @@ class Service:
         in use); waits, logging, while the database cannot be reached at start."""
         # Heartbeats and the start-up check: a new connection each time, never a stale one.
         self._control = service_engine(self.config.database_url, poolclass=NullPool)
+        self._registration = Registration(self._control, self.config.schedule.description)
         previous = {}
         if handle_signals:
             for number in (signal.SIGTERM, signal.SIGINT):
@@ -265,7 +188,9 @@ class Service:
                 metrics = self.config.metrics or Metrics()
                 self.config.metrics = metrics
                 stop_metrics = metrics.serve(self.config.metrics_port, self.config.metrics_address)
-            if not self._prepare_database():
+            if not prepare_schema(
+                self._control, migrate=self.config.migrate, stopping=self._stopping
+            ):
                 self._log_stop()
                 return 0
             self._start_scheduler()
@@ -282,52 +207,6 @@ class Service:
             self._control.dispose()
             for number, handler in previous.items():
                 signal.signal(number, handler)
-
-    def _prepare_database(self) -> bool:
-        """Check (or, with ``migrate``, upgrade) the schema; False if stopped meanwhile."""
-        assert self._control is not None
-        engine = self._control
-        database = engine.url.database
-        if (
-            engine.dialect.name == "sqlite"
-            and not self.config.migrate
-            and database not in (None, "", ":memory:")
-            and not Path(database).exists()
-        ):
-            raise DatabaseMissing(
-                f"no database at {database}: run `catalog-etl db upgrade` first, or start"
-                " serve with --migrate"
-            )
-        delay = 1.0
-        while not self._stopping.is_set():
-            try:
-                state = schema_state(engine)
-                if not state.up_to_date:
-                    if not self.config.migrate:
-                        raise SchemaOutOfDate(
-                            f"database schema is at revision {state.current or 'none'}, this"
-                            f" catalog-etl needs {state.head}: run `catalog-etl db upgrade`"
-                            " first, or start serve with --migrate"
-                        )
-                    state = migrate_database(engine)
-                    logger.info(
-                        "database migrated to revision %s",
-                        state.current,
-                        extra={"fields": {"event": "migrated", "revision": state.current}},
-                    )
-                return True
-            except SQLAlchemyError as error:
-                logger.warning(
-                    "database %s not ready: %s; trying again in %g s",
-                    display_url(engine.url),
-                    describe_error(error),
-                    delay,
-                    extra={"fields": {"event": "database_unavailable", "retry_in": delay}},
-                )
-            if self._stopping.wait(delay):
-                break
-            delay = min(delay * 2, MAX_STARTUP_RETRY_DELAY)
-        return False
 
     def _start_scheduler(self) -> None:
         schedule = self.config.schedule
@@ -484,45 +363,11 @@ class Service:
             raise SyncInterrupted("serve stopped: the fetch was abandoned between retries")
 
     def _report(self, result: SyncResult, started: float) -> None:
-        duration = time.monotonic() - started
-        fields: dict[str, Any] = {"event": "sync", "recorded": True}
-        fields.update({name: getattr(result, name) for name in _RESULT_FIELDS})
-        fields["observed_at"] = iso(result.observed_at) if result.observed_at else None
-        fields["duration_seconds"] = round(duration, 3)
-        fields["warnings"] = len(result.warnings)
-        if result.status == "succeeded":
-            message = (
-                f"run {result.run_id} succeeded in {duration:.2f} s: {result.models_seen}"
-                f" models seen, {result.added} added, {result.removed} removed,"
-                f" {result.returned} returned; {result.versions_written} versions and"
-                f" {result.price_changes} price changes written"
-            )
-            if result.warnings:
-                message += f"; {len(result.warnings)} warnings (see catalog-etl runs)"
-        else:
-            message = f"run {result.run_id} {result.status} in {duration:.2f} s: {result.error}"
-            if result.status == "failed":
-                message += "; next tick tries again" if result.retryable else ""
-        logger.log(_STATUS_LEVELS[result.status], "%s", message, extra={"fields": fields})
+        log_result(result, time.monotonic() - started)
         self._count(result.status, started, result.price_changes)
 
     def _unrecorded(self, error: str, started: float) -> None:
-        duration = time.monotonic() - started
-        logger.error(
-            "sync failed in %.2f s and could not be recorded: %s; serve keeps running",
-            duration,
-            error,
-            extra={
-                "fields": {
-                    "event": "sync",
-                    "recorded": False,
-                    "run_id": None,
-                    "status": "failed",
-                    "error": error,
-                    "duration_seconds": round(duration, 3),
-                }
-            },
-        )
+        log_unrecorded(error, time.monotonic() - started)
         self._count("failed", started, 0)
 
     def _count(self, status: str, started: float, price_changes: int) -> None:
@@ -539,68 +384,11 @@ class Service:
 
     def _heartbeat(self) -> None:
         """Record that this service is alive and when it runs next; refresh the metrics."""
-        assert self._control is not None
+        assert self._control is not None and self._registration is not None
         if not self._idle.is_set() and self._control.dialect.name == "sqlite":
             return  # it would wait for our own sync's write lock; the sync wakes one when done
-        now = utcnow()
-        values = {"heartbeat_at": now, "next_run_at": self._next_run_at()}
-        service_id = self._service_id
-        try:
-            with self._control.begin() as connection:
-                if connection.dialect.name == "sqlite":
-                    connection.exec_driver_sql(f"PRAGMA busy_timeout = {HEARTBEAT_BUSY_TIMEOUT_MS}")
-                if service_id is None:
-                    service_id = connection.execute(
-                        insert(services_table)
-                        .values(
-                            hostname=socket.gethostname()[:255],
-                            pid=os.getpid(),
-                            schedule=self.config.schedule.description,
-                            started_at=now,
-                            **values,
-                        )
-                        .returning(services_table.c.id)
-                    ).scalar_one()
-                else:
-                    connection.execute(
-                        update(services_table)
-                        .where(services_table.c.id == service_id)
-                        .values(**values)
-                    )
-                if self.config.metrics is not None:
-                    success = last_success_at(connection)
-                    self.config.metrics.observe_database(
-                        success.timestamp() if success else None, models_available(connection)
-                    )
-        except SQLAlchemyError as error:
-            if not self._heartbeat_failing:
-                logger.warning(
-                    "cannot record the heartbeat: %s",
-                    describe_error(error),
-                    extra={"fields": {"event": "heartbeat_failed"}},
-                )
-            self._heartbeat_failing = True
-        else:
-            self._service_id = service_id
-            if self._heartbeat_failing:
-                logger.info("heartbeat recorded again", extra={"fields": {"event": "heartbeat_ok"}})
-            self._heartbeat_failing = False
+        self._registration.beat(self._next_run_at(), self.config.metrics)
 
     def _unregister(self) -> None:
-        assert self._control is not None
-        if self._service_id is None:
-            return
-        now = utcnow()
-        try:
-            with self._control.begin() as connection:
-                connection.execute(
-                    update(services_table)
-                    .where(services_table.c.id == self._service_id)
-                    .values(stopped_at=now, heartbeat_at=now, next_run_at=None)
-                )
-        except SQLAlchemyError as error:
-            logger.warning(
-                "cannot record that serve stopped: %s",
-                describe_error(error),
-                extra={"fields": {"event": "heartbeat_failed"}},
-            )
+        assert self._registration is not None
+        self._registration.unregister()

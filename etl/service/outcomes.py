@@ -1,0 +1,73 @@
+"""How each tick's outcome is logged: one line for people, with the run's fields for JSON."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from etl.db.tables import RUN_COUNTS
+from etl.pipeline import SyncResult
+from etl.times import iso
+
+logger = logging.getLogger("etl.serve")
+
+_STATUS_LEVELS = {
+    "succeeded": logging.INFO,
+    "skipped": logging.INFO,
+    "held": logging.WARNING,
+    "failed": logging.ERROR,
+}
+_RESULT_FIELDS = (
+    "run_id",
+    "status",
+    "source",
+    "http_status",
+    "attempts",
+    "bytes",
+    "payload_sha256",
+    *RUN_COUNTS,
+    "error",
+    "retryable",
+)
+
+
+def log_result(result: SyncResult, duration: float) -> None:
+    """A recorded run: succeeded with its counts, or held, skipped or failed with the reason."""
+    fields: dict[str, Any] = {"event": "sync", "recorded": True}
+    fields.update({name: getattr(result, name) for name in _RESULT_FIELDS})
+    fields["observed_at"] = iso(result.observed_at) if result.observed_at else None
+    fields["duration_seconds"] = round(duration, 3)
+    fields["warnings"] = len(result.warnings)
+    if result.status == "succeeded":
+        message = (
+            f"run {result.run_id} succeeded in {duration:.2f} s: {result.models_seen}"
+            f" models seen, {result.added} added, {result.removed} removed,"
+            f" {result.returned} returned; {result.versions_written} versions and"
+            f" {result.price_changes} price changes written"
+        )
+        if result.warnings:
+            message += f"; {len(result.warnings)} warnings (see catalog-etl runs)"
+    else:
+        message = f"run {result.run_id} {result.status} in {duration:.2f} s: {result.error}"
+        if result.status == "failed":
+            message += "; next tick tries again" if result.retryable else ""
+    logger.log(_STATUS_LEVELS[result.status], "%s", message, extra={"fields": fields})
+
+
+def log_unrecorded(error: str, duration: float) -> None:
+    """A tick that failed before its run could be recorded (the database is down)."""
+    logger.error(
+        "sync failed in %.2f s and could not be recorded: %s; serve keeps running",
+        duration,
+        error,
+        extra={
+            "fields": {
+                "event": "sync",
+                "recorded": False,
+                "run_id": None,
+                "status": "failed",
+                "error": error,
+                "duration_seconds": round(duration, 3),
+            }
+        },
+    )
