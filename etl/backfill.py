@@ -26,8 +26,8 @@ from etl.ingest.payload import PayloadError
 from etl.ingest.shapes import DEFAULT_PROVIDER, parse_catalog
 from etl.ingest.snapshots import Snapshot, SnapshotError
 from etl.store.archive import archive_payload
+from etl.store.guard import DEFAULT_MAX_REMOVED_SHARE
 from etl.store.history import Observation, Progress, rederive, replay
-from etl.store.load import DEFAULT_MAX_REMOVED_SHARE
 from etl.store.locks import sync_transaction
 from etl.times import iso, utcnow
 

@@ -29,9 +29,10 @@ from etl.ingest.normalize import NORMALIZATION_VERSION
 from etl.ingest.payload import PayloadError
 from etl.ingest.shapes import DEFAULT_PROVIDER, RawCatalog, parse_catalog
 from etl.store.archive import archive_payload
+from etl.store.availability import mark_seen
+from etl.store.guard import DEFAULT_MAX_REMOVED_SHARE as DEFAULT_MAX_REMOVED_SHARE
 from etl.store.history import Observation, rederive
-from etl.store.load import DEFAULT_MAX_REMOVED_SHARE as DEFAULT_MAX_REMOVED_SHARE
-from etl.store.load import LoadCounts, apply_catalog, mark_seen
+from etl.store.load import LoadCounts, apply_catalog
 from etl.store.locks import sync_transaction
 from etl.times import iso, utcnow
 

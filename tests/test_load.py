@@ -567,7 +567,7 @@ class TestOrderingAndAtomicity:
         def explode(*_args: Any, **_kwargs: Any) -> None:
             raise IntegrityError("INSERT", {}, Exception("simulated failure"))
 
-        monkeypatch.setattr("etl.store.load._capability_sets", explode)
+        monkeypatch.setattr("etl.store.versions.capability_sets", explode)
         result = sync(engine, [model("a/one", name="new"), model("a/two")], 1)
         assert result.status == "failed"
         assert result.error == "database error: simulated failure"

@@ -14,7 +14,7 @@ or bound parameters.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnDefault, Connection, Table, func, insert, select, text
@@ -31,6 +31,27 @@ def chunked(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
     """``items`` in consecutive slices of ``size``."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def ensure_names(
+    connection: Connection, table: Table, names: Iterable[str], **defaults: Any
+) -> dict[str, int]:
+    """Ids of the named rows of a lookup table, inserting the missing ones."""
+    wanted = sorted(set(names))
+    if not wanted:
+        return {}
+    ids: dict[str, int] = {}
+    for chunk in chunked(wanted):
+        query = select(table.c.name, table.c.id).where(table.c.name.in_(chunk))
+        ids.update((name, id_) for name, id_ in connection.execute(query))
+    missing = [name for name in wanted if name not in ids]
+    if missing:
+        inserted = connection.execute(
+            insert(table).returning(table.c.id, sort_by_parameter_order=True),
+            [{"name": name, **defaults} for name in missing],
+        )
+        ids.update(zip(missing, inserted.scalars(), strict=True))
+    return ids
 
 
 def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
