@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-import etl.ingest.fetch
+import etl.ingest.fetch.client
 from etl import __version__
 from etl.errors import SyncError
 from etl.ingest.fetch import (
@@ -270,7 +270,7 @@ class TestRequest:
             made.append(Script(ok()).client())
             return made[-1]
 
-        monkeypatch.setattr(etl.ingest.fetch, "_make_client", make)
+        monkeypatch.setattr(etl.ingest.fetch.client, "_make_client", make)
         fetch_catalog(URL)
         assert made[0].is_closed
         with Script(ok()).client() as given_client:
@@ -279,7 +279,9 @@ class TestRequest:
 
     def test_created_client_uses_the_settings(self) -> None:
         """The client made when none is given has the configured timeouts and follows redirects."""
-        client = etl.ingest.fetch._make_client(FetchSettings(connect_timeout=2, read_timeout=9))
+        client = etl.ingest.fetch.client._make_client(
+            FetchSettings(connect_timeout=2, read_timeout=9)
+        )
         with client:
             assert client.follow_redirects
             assert (client.timeout.connect, client.timeout.read, client.timeout.pool) == (2, 9, 2)
