@@ -13,18 +13,18 @@ from __future__ import annotations
 import gzip
 import hashlib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, insert, select, update
+from sqlalchemy import Connection, Engine, Row, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from etl.collector import collector_paused
 from etl.db.engine import describe_error
-from etl.db.tables import RUN_COUNTS, sync_runs_table
-from etl.errors import DatabaseUnavailable, SyncBusy, SyncError, SyncHeld
+from etl.db.tables import sync_runs_table
+from etl.errors import SyncBusy, SyncError, SyncHeld
 from etl.ingest.normalize import NORMALIZATION_VERSION
 from etl.ingest.payload import PayloadError
 from etl.ingest.shapes import DEFAULT_PROVIDER, RawCatalog, parse_catalog
@@ -34,6 +34,9 @@ from etl.store.guard import DEFAULT_MAX_REMOVED_SHARE as DEFAULT_MAX_REMOVED_SHA
 from etl.store.history import Observation, rederive
 from etl.store.load import LoadCounts, apply_catalog
 from etl.store.locks import sync_transaction
+from etl.store.runs import SyncResult as SyncResult
+from etl.store.runs import abandon_run as abandon_run
+from etl.store.runs import finish_run, latest_run, record_failure, start_run
 from etl.times import iso, utcnow
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -46,41 +49,6 @@ class Obtained:
     raw: bytes
     http_status: int | None = None
     attempts: int | None = None
-
-
-@dataclass
-class SyncResult:
-    run_id: int
-    status: str
-    """``succeeded``, ``failed``, ``held`` (mass-removal guard) or ``skipped`` (locked)."""
-    observed_at: datetime | None
-    source: str | None
-    shape: str | None = None
-    http_status: int | None = None
-    attempts: int | None = None
-    bytes: int | None = None
-    payload_sha256: str | None = None
-    models_seen: int = 0
-    added: int = 0
-    removed: int = 0
-    returned: int = 0
-    versions_written: int = 0
-    price_changes: int = 0
-    warnings: list[str] = field(default_factory=list)
-    error: str | None = None
-    retryable: bool = False
-    """For a failed run: whether trying again later may succeed (timeouts, 5xx)."""
-    providers: dict[str, bool] | None = None
-    """The providers the catalog spoke for, and whether each said it is configured."""
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "succeeded"
-
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["observed_at"] = iso(self.observed_at) if self.observed_at else None
-        return data
 
 
 def sync_file(
@@ -198,7 +166,7 @@ def run_sync(
     """
     observed_at = observed_at or utcnow()
     result = SyncResult(
-        run_id=_start_run(engine, source, provider, observed_at),
+        run_id=start_run(engine, source, provider, observed_at),
         status="failed",
         observed_at=observed_at,
         source=source,
@@ -206,27 +174,7 @@ def run_sync(
     if on_start is not None:
         on_start(result.run_id)
     try:
-        obtained = obtain()
-        result.http_status, result.attempts = obtained.http_status, obtained.attempts
-        result.bytes = len(obtained.raw)
-        result.payload_sha256 = hashlib.sha256(obtained.raw).hexdigest()
-        with collector_paused(), sync_transaction(engine, wait=lock_timeout) as connection:
-            latest = _latest_run(connection)
-            if latest is not None and _same_observation(latest, result, provider):
-                counts = _observe_again(connection, latest, result)
-            else:
-                # Only the records are kept, not the parsed document: see consume below.
-                raw = parse_catalog(obtained.raw, provider, sha256=result.payload_sha256)[1]
-                result.shape, result.providers = raw.shape, raw.providers
-                result.warnings = raw.warnings
-                latest_at = latest.observed_at if latest is not None else None
-                counts = _apply(
-                    connection, obtained.raw, raw, result, latest_at, max_removed_share, provider
-                )
-            result.status = "succeeded"
-            for name, value in asdict(counts).items():
-                setattr(result, name, value)
-            finish_run(connection, result)
+        _obtain_and_apply(engine, obtain, result, provider, max_removed_share, lock_timeout)
     except SyncHeld as error:
         result.status, result.error = "held", str(error)
     except SyncBusy as error:
@@ -240,32 +188,44 @@ def run_sync(
     except Exception as error:
         # A bug, not bad input: record it so the run does not look like it is still going.
         result.error = f"internal error: {type(error).__name__}: {error}"
-        _record_failure(engine, result)
+        record_failure(engine, result)
         raise
     if not result.ok:
-        _record_failure(engine, result)
+        record_failure(engine, result)
     return result
 
 
-def _latest_run(connection: Connection) -> Row[Any] | None:
-    """The succeeded run with the latest observation time: the end of the history."""
-    latest = connection.execute(
-        select(
-            sync_runs_table.c.observed_at,
-            sync_runs_table.c.payload_sha256,
-            sync_runs_table.c.default_provider,
-            sync_runs_table.c.normalization_version,
-            sync_runs_table.c.shape,
-            sync_runs_table.c.providers,
-            sync_runs_table.c.models_seen,
-            sync_runs_table.c.warnings,
-        )
-        .where(sync_runs_table.c.status == "succeeded", sync_runs_table.c.observed_at.is_not(None))
-        # The first run at a time is the one that applied it; a re-run there applied nothing.
-        .order_by(sync_runs_table.c.observed_at.desc(), sync_runs_table.c.id)
-        .limit(1)
-    ).first()
-    return cast("Row[Any] | None", latest)
+def _obtain_and_apply(
+    engine: Engine,
+    obtain: Callable[[], Obtained],
+    result: SyncResult,
+    provider: str,
+    max_removed_share: float | None,
+    lock_timeout: float,
+) -> None:
+    """Obtain the payload, then apply it and finish the run in one transaction under the
+    sync lock; ``result`` is filled in as it goes."""
+    obtained = obtain()
+    result.http_status, result.attempts = obtained.http_status, obtained.attempts
+    result.bytes = len(obtained.raw)
+    result.payload_sha256 = hashlib.sha256(obtained.raw).hexdigest()
+    with collector_paused(), sync_transaction(engine, wait=lock_timeout) as connection:
+        latest = latest_run(connection)
+        if latest is not None and _same_observation(latest, result, provider):
+            counts = _observe_again(connection, latest, result)
+        else:
+            # Only the records are kept, not the parsed document: see consume below.
+            raw = parse_catalog(obtained.raw, provider, sha256=result.payload_sha256)[1]
+            result.shape, result.providers = raw.shape, raw.providers
+            result.warnings = raw.warnings
+            latest_at = latest.observed_at if latest is not None else None
+            counts = _apply(
+                connection, obtained.raw, raw, result, latest_at, max_removed_share, provider
+            )
+        result.status = "succeeded"
+        for name, value in asdict(counts).items():
+            setattr(result, name, value)
+        finish_run(connection, result)
 
 
 def _same_observation(latest: Row[Any], result: SyncResult, provider: str) -> bool:
@@ -340,79 +300,3 @@ def _apply(
     )
     result.warnings = catalog.warnings
     return counts
-
-
-def _start_run(engine: Engine, source: str | None, provider: str, observed_at: datetime) -> int:
-    try:
-        with engine.begin() as connection:
-            run_id: int = connection.execute(
-                insert(sync_runs_table)
-                .values(
-                    status="running",
-                    source=source,
-                    default_provider=provider,
-                    observed_at=observed_at,
-                    started_at=utcnow(),
-                    warnings=[],
-                )
-                .returning(sync_runs_table.c.id)
-            ).scalar_one()
-    except SQLAlchemyError as error:
-        raise DatabaseUnavailable(f"cannot record the run: {describe_error(error)}") from None
-    return run_id
-
-
-_RUN_COLUMNS = (
-    "status",
-    "shape",
-    "http_status",
-    "attempts",
-    "bytes",
-    "payload_sha256",
-    *RUN_COUNTS,
-    "warnings",
-    "error",
-    "providers",
-)
-
-
-def finish_run(connection: Connection, result: SyncResult) -> None:
-    """Write a run's outcome, counts and warnings to its row."""
-    values = {name: getattr(result, name) for name in _RUN_COLUMNS}
-    version = NORMALIZATION_VERSION if result.ok else None
-    connection.execute(
-        update(sync_runs_table)
-        .where(sync_runs_table.c.id == result.run_id)
-        .values(finished_at=utcnow(), normalization_version=version, **values)
-    )
-
-
-def _record_failure(engine: Engine, result: SyncResult) -> None:
-    # Nothing of the rolled-back transaction may show in the run row.
-    for name in ("models_seen", "added", "removed", "returned", "versions_written"):
-        setattr(result, name, 0)
-    result.price_changes = 0
-    if result.status == "succeeded":
-        result.status = "failed"
-    try:
-        with engine.begin() as connection:
-            finish_run(connection, result)
-    except SQLAlchemyError as error:
-        raise DatabaseUnavailable(
-            f"{result.error}; the failure could not be recorded: {describe_error(error)}"
-        ) from None
-
-
-def abandon_run(engine: Engine, run_id: int, reason: str) -> bool:
-    """Mark a run that is still ``running`` as ``failed`` with ``reason`` (its process is
-    giving up on it); False when it already finished or the database did not answer."""
-    try:
-        with engine.begin() as connection:
-            done = connection.execute(
-                update(sync_runs_table)
-                .where(sync_runs_table.c.id == run_id, sync_runs_table.c.status == "running")
-                .values(status="failed", finished_at=utcnow(), error=reason)
-            )
-    except SQLAlchemyError:
-        return False
-    return bool(done.rowcount)

@@ -133,6 +133,7 @@ class TestIdempotence:
             before = set(connection.execute(select(models_table.c.source_hash)).scalars())
         monkeypatch.setattr("etl.ingest.normalize.NORMALIZATION_VERSION", 99)
         monkeypatch.setattr("etl.pipeline.NORMALIZATION_VERSION", 99)
+        monkeypatch.setattr("etl.store.runs.NORMALIZATION_VERSION", 99)
         result = sync(engine, raw, 1)
         assert result.ok and result.models_seen == 2
         with engine.connect() as connection:
