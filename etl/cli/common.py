@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from etl.config import Settings
+    from etl.ingest.fetch import FetchSettings
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_FAILED = 1
@@ -46,6 +47,17 @@ def settings_from(**overrides: Any) -> Settings:
 
     return Settings.from_environment(
         **{key: value for key, value in overrides.items() if value is not None}
+    )
+
+
+def fetch_settings_from(settings: Settings) -> FetchSettings:
+    """How ``sync --url`` and ``serve`` fetch, from the resolved settings."""
+    from etl.ingest.fetch import FetchSettings
+
+    return FetchSettings(
+        total_timeout=settings.timeout,
+        retries=settings.retries,
+        allow_insecure_http=settings.allow_insecure_http,
     )
 
 

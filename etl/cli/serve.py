@@ -12,6 +12,7 @@ from etl.cli.common import (
     EXIT_FAILED,
     database,
     database_option,
+    fetch_settings_from,
     format_option,
     handle_errors,
     make_console,
@@ -127,6 +128,7 @@ def _from_command_line(ctx: click.Context, name: str) -> bool:
 @database_option
 @click.pass_context
 @handle_errors
+# Long: one parameter per option of the command; the body itself is some thirty lines.
 def serve(
     ctx: click.Context,
     every: timedelta | None,
@@ -159,14 +161,10 @@ def serve(
         catalog-etl serve --cron "17 * * * *" --jitter 2m --run-now --log-format json
     """
     from etl.db.engine import parse_url
-    from etl.ingest.fetch import FetchSettings
     from etl.ingest.shapes import DEFAULT_PROVIDER
     from etl.service.logs import configure_logging
     from etl.service.metrics import Metrics
     from etl.service.scheduler import Service, ServiceConfig, SyncJob
-    from etl.service.schedules import ScheduleError, parse_timezone
-    from etl.service.schedules import cron as cron_schedule
-    from etl.service.schedules import every as every_schedule
 
     settings = settings_from(
         database_url=database_url,
@@ -176,27 +174,9 @@ def serve(
         retries=retries,
         allow_insecure_http=allow_insecure_http,
     )
-    if every is not None and cron is not None:
-        # A flag wins over the environment; two flags (or two variables) conflict.
-        every_flag, cron_flag = _from_command_line(ctx, "every"), _from_command_line(ctx, "cron")
-        if every_flag != cron_flag:
-            every, cron = (every, None) if every_flag else (None, cron)
-    if (every is None) == (cron is None):
-        raise click.UsageError(
-            "give the schedule: either --every DURATION or --cron EXPR"
-            " (or CATALOG_ETL_EVERY / CATALOG_ETL_CRON)"
-        )
+    schedule = _schedule(ctx, every, cron, timezone, jitter)
     if not settings.source_url:
         raise click.UsageError("give the catalog's URL: --url URL (or CATALOG_ETL_SOURCE_URL)")
-    try:
-        zone = parse_timezone(timezone)
-        schedule = (
-            every_schedule(every, jitter=jitter, timezone=zone)
-            if every is not None
-            else cron_schedule(cron or "", jitter=jitter, timezone=zone)
-        )
-    except ScheduleError as error:
-        raise click.UsageError(str(error)) from None
     token = settings.token()
     configure_logging(
         log_format,
@@ -206,11 +186,7 @@ def serve(
     job = SyncJob(
         url=settings.source_url,
         token=token,
-        fetch_settings=FetchSettings(
-            total_timeout=settings.timeout,
-            retries=settings.retries,
-            allow_insecure_http=settings.allow_insecure_http,
-        ),
+        fetch_settings=fetch_settings_from(settings),
         provider=settings.provider or DEFAULT_PROVIDER,
         max_removed_share=settings.max_removed_share,
     )
@@ -226,6 +202,37 @@ def serve(
         metrics_address=metrics_address,
     )
     sys.exit(_run_service(Service(config)))
+
+
+def _schedule(
+    ctx: click.Context,
+    every: timedelta | None,
+    cron: str | None,
+    timezone: str,
+    jitter: timedelta | None,
+) -> Any:
+    """The schedule the options describe: exactly one of --every and --cron."""
+    from etl.service.schedules import ScheduleError, parse_timezone
+    from etl.service.schedules import cron as cron_schedule
+    from etl.service.schedules import every as every_schedule
+
+    if every is not None and cron is not None:
+        # A flag wins over the environment; two flags (or two variables) conflict.
+        every_flag, cron_flag = _from_command_line(ctx, "every"), _from_command_line(ctx, "cron")
+        if every_flag != cron_flag:
+            every, cron = (every, None) if every_flag else (None, cron)
+    if (every is None) == (cron is None):
+        raise click.UsageError(
+            "give the schedule: either --every DURATION or --cron EXPR"
+            " (or CATALOG_ETL_EVERY / CATALOG_ETL_CRON)"
+        )
+    try:
+        zone = parse_timezone(timezone)
+        if every is not None:
+            return every_schedule(every, jitter=jitter, timezone=zone)
+        return cron_schedule(cron or "", jitter=jitter, timezone=zone)
+    except ScheduleError as error:
+        raise click.UsageError(str(error)) from None
 
 
 def _run_service(service: Any) -> int:

@@ -15,6 +15,7 @@ from etl.cli.common import (
     TIME,
     database,
     database_option,
+    fetch_settings_from,
     format_option,
     handle_errors,
     make_console,
@@ -77,7 +78,6 @@ def sync(
     """
     from etl.ingest.shapes import DEFAULT_PROVIDER
     from etl.pipeline import sync_file, sync_url
-    from etl.reports import terminal as render
 
     settings = settings_from(
         database_url=database_url,
@@ -99,25 +99,25 @@ def sync(
         if file is not None:
             result = sync_file(engine, file, **options)
         else:
-            from etl.ingest.fetch import FetchSettings
-
             assert url is not None
-            fetch_settings = FetchSettings(
-                total_timeout=settings.timeout,
-                retries=settings.retries,
-                allow_insecure_http=settings.allow_insecure_http,
-            )
+            fetch_settings = fetch_settings_from(settings)
             token = settings.token()
             result = sync_url(engine, url, token=token, fetch_settings=fetch_settings, **options)
-    console = make_console()
-    if output_format == "json":
-        render.print_json(console, result.to_json())
-    else:
-        render.sync_result(console, result.to_json())
+    _print_result(result.to_json(), output_format)
     if result.status == "held":
         sys.exit(EXIT_HELD)
     if result.status == "failed":
         sys.exit(EXIT_FAILED)
+
+
+def _print_result(result: dict[str, Any], output_format: str) -> None:
+    from etl.reports import terminal as render
+
+    console = make_console()
+    if output_format == "json":
+        render.print_json(console, result)
+    else:
+        render.sync_result(console, result)
 
 
 @click.command()

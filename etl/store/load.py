@@ -91,14 +91,7 @@ def apply_catalog(
     catalog = build_catalog(raw, {key: row.source_hash for key, row in known.items()})
     if consume:
         raw.records.clear()
-    listed = {(r.provider, r.model) for r in catalog.records}
-    listed |= catalog.listed_but_rejected | catalog.unchanged
-    complete = {name for name, configured in catalog.providers.items() if configured}
-    gone = [
-        row.id
-        for key, row in known.items()
-        if row.available and key[0] in complete and key not in listed
-    ]
+    listed, complete, gone = _listing(catalog, known)
     if max_removed_share is not None:
         guard_removals(known, gone, max_removed_share)
     record_provider_states(connection, catalog.providers, provider_ids, observed_at, run_id)
@@ -142,6 +135,22 @@ def _known_models(
             ).where(models_table.c.provider_id.in_(provider_ids.values()))
         ).all()  # one fetchall: row by row costs a driver call per model
     }
+
+
+def _listing(
+    catalog: Catalog, known: dict[tuple[str, str], Any]
+) -> tuple[set[tuple[str, str]], set[str], list[int]]:
+    """What the catalog lists (valid or not), the providers it speaks for completely (the
+    configured ones), and the ids of their available models it no longer lists."""
+    listed = {(r.provider, r.model) for r in catalog.records}
+    listed |= catalog.listed_but_rejected | catalog.unchanged
+    complete = {name for name, configured in catalog.providers.items() if configured}
+    gone = [
+        row.id
+        for (name, model), row in known.items()
+        if row.available and name in complete and (name, model) not in listed
+    ]
+    return listed, complete, gone
 
 
 def _sort_records(
