@@ -1,0 +1,36 @@
+"""How a fetch is configured: :class:`FetchSettings`, and the setting that holds the token."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TOKEN_SETTING = "CATALOG_ETL_API_TOKEN"
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    """How patient and how trusting a fetch is. The defaults keep a sync under ~2 minutes."""
+
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    """Longest wait for any chunk of the answer (and for sending the request)."""
+    total_timeout: float = 110.0
+    """The whole fetch: every page, retry and backoff sleep."""
+    retries: int = 4
+    """Extra attempts per page after the first."""
+    backoff_base: float = 0.5
+    backoff_max: float = 20.0
+    retry_after_cap: float = 60.0
+    max_bytes: int = 64 * 1024 * 1024
+    """Largest catalog accepted, all pages together, after content decoding."""
+    allow_insecure_http: bool = False
+    max_pages: int = 1000
+
+    def __post_init__(self) -> None:
+        positive = ("connect_timeout", "read_timeout", "total_timeout", "max_bytes", "max_pages")
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise ValueError(f"FetchSettings.{name} must be positive")
+        for name in ("retries", "backoff_base", "backoff_max", "retry_after_cap"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"FetchSettings.{name} must not be negative")
