@@ -184,6 +184,24 @@ class TestIdempotence:
         assert (result.versions_written, result.price_changes) == (0, 0)
         assert data_rows(engine) == before
 
+    def test_numbers_a_database_respells_change_nothing(self, engine: Engine) -> None:
+        """Numbers in fields without a column (``1e20``, ``-0.0``, ``1.0``, ``1E-7``, an
+        integer beyond 64 bits) that PostgreSQL's jsonb gives back in another spelling do
+        not make the stored state look changed: the same record again, keys reordered,
+        writes no version on either database."""
+        odd = '{"huge": 1e20, "zero": -0.0, "one": 1.0, "tiny": 1E-7, "big": %s, "mix": [2.5]}'
+        extra = odd % (2**70 + 1)
+        first = json.dumps(model("a/one")).replace('"id"', f'"odd": {extra}, "id"', 1)
+        sync(engine, f'{{"data": [{first}]}}'.encode(), 0)
+        again = json.dumps(dict(reversed(list(model("a/one").items()))))
+        again = again[:-1] + f', "odd": {extra}}}'
+        result = sync(engine, f'{{"data": [{again}]}}'.encode(), 1)
+        assert result.ok, result.error
+        assert (result.versions_written, result.price_changes) == (0, 0)
+        with engine.connect() as connection:
+            versions = connection.execute(select(model_versions_table.c.id)).all()
+        assert len(versions) == 1
+
     def test_snake_and_camel_case_insforge_are_the_same_catalog(self, engine: Engine) -> None:
         """InsForge v0.2.6 (snake_case) then v1.1.0 (camelCase) of one day writes no version."""
         first = sync_bytes(

@@ -138,7 +138,12 @@ class ModelState:
 
     @property
     def content_hash(self) -> str:
-        return canonical_hash(self.content)
+        """sha256 of the content, the same whether it was just parsed or read back from
+        either database (see :func:`json_numbers`)."""
+        content = dict(self.content)
+        for name in _JSON_FIELDS:
+            content[name] = json_numbers(content[name])
+        return canonical_hash(content)
 
 
 @dataclass
@@ -182,6 +187,29 @@ def _tagged(value: Any) -> Any:
     if isinstance(value, Decimal):
         return {"$decimal": str(value)}
     raise TypeError(f"cannot hash {type(value).__name__}")
+
+
+_JSON_FIELDS = ("extra", "pricing_overrides")
+"""Fields kept in JSON columns, whose numbers a database may spell differently."""
+
+
+def json_numbers(value: Any) -> Any:
+    """``value`` with every number in one canonical form, for hashing: a number with an
+    integral value is an integer (``1.0``, ``-0.0``, ``1e20`` -> ``1``, ``0``,
+    ``100000000000000000000``), any other stays a float.
+
+    PostgreSQL's ``jsonb`` stores numbers as decimals and gives ``1e20`` back as an integer
+    and ``-0.0`` as ``0``; SQLite gives back the float that was written. Without this a model
+    read back from PostgreSQL would look changed, and every sync would write a new version."""
+    if isinstance(value, float):
+        if value.is_integer():
+            return int(Decimal(repr(value)))  # 1e300 is 10**300, not the binary float's digits
+        return value
+    if isinstance(value, list):
+        return [json_numbers(item) for item in value]
+    if isinstance(value, dict):
+        return {key: json_numbers(item) for key, item in value.items()}
+    return value
 
 
 def source_hash(shape: Shape, copies: list[RawRecord]) -> str:
