@@ -18,8 +18,8 @@ from sqlalchemy.engine import make_url
 from etl.db.engine import make_engine
 from etl.db.tables import models_table, sync_runs_table
 from etl.pipeline import sync_bytes
-from etl.service.metrics import Metrics
 from etl.service.engines import SyncInterrupted, interruptible, migrate_database
+from etl.service.metrics import Metrics
 from etl.service.scheduler import JOB_ID, Service, ServiceConfig, SyncJob, build_scheduler
 from etl.service.schedules import (
     EveryTrigger,
