@@ -43,8 +43,9 @@ sys.path.insert(0, str(ROOT))
 from etl.db.engine import make_engine  # noqa: E402
 from etl.db.tables import model_versions_table, models_table, prices_table, sync_runs_table  # noqa: E402
 from etl.pipeline import sync_bytes  # noqa: E402
-from etl.read.changes import change_events, net_changes  # noqa: E402
+from etl.read.change_events import change_events  # noqa: E402
 from etl.read.history import model_history  # noqa: E402
+from etl.read.net_changes import net_changes  # noqa: E402
 from etl.read.prices import price_table  # noqa: E402
 from etl.read.queries import NO_FILTERS  # noqa: E402
 from etl.reports import report  # noqa: E402

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from etl.pipeline import sync_bytes
-from etl.read.changes import diff_report
+from etl.read.net_changes import diff_report
 from etl.read.queries import models_report, runs_report
 from tests.helpers import make_model, payload
 

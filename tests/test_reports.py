@@ -16,8 +16,9 @@ from sqlalchemy import Connection, Engine
 
 from etl.ingest.money import DYNAMIC
 from etl.pipeline import sync_bytes
-from etl.read.changes import change_events, diff_report, net_changes
+from etl.read.change_events import change_events
 from etl.read.history import ModelNotFound, find_model, model_history, price_series
+from etl.read.net_changes import diff_report, net_changes
 from etl.read.prices import price_table
 from etl.read.queries import Filters
 from etl.read.units import change_percent, per_million, percent_text, price_value_text, unit

@@ -19,7 +19,7 @@ from etl.db.tables import metadata
 from etl.db.views import ANALYST_VIEWS, TOKEN_COMPONENTS_SQL
 from etl.ingest.money import DYNAMIC, canonical
 from etl.pipeline import sync_file
-from etl.read.changes import change_events
+from etl.read.change_events import change_events
 from etl.read.history import model_history
 from etl.read.prices import price_table
 from etl.read.units import TOKEN_COMPONENTS, price_value_text

@@ -74,7 +74,8 @@ def diff(
         catalog-etl diff --since 30d --events --format csv > changes.csv
     """
     from etl.cli.reports import write_output
-    from etl.read.changes import change_events, net_changes
+    from etl.read.change_events import change_events
+    from etl.read.net_changes import net_changes
     from etl.reports import csv_out
     from etl.reports.document import change_document
 

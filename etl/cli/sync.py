@@ -127,7 +127,7 @@ def demo(database_url: str | None) -> None:
     """Sync the bundled sample catalogs (two real OpenRouter captures, July and November
     2025) into the database, then show what changed between them."""
     from etl.pipeline import sync_file
-    from etl.read.changes import diff_report
+    from etl.read.net_changes import diff_report
     from etl.reports import terminal as render
     from etl.samples import SAMPLES
 

@@ -1,7 +1,7 @@
 """One model's timeline, and price series for charts: read-only queries on the history.
 
-A timeline is built from :func:`etl.read.changes.change_events` over all time, narrowed to the
-model, plus the stored intervals themselves, so ``history`` and ``diff --events`` cannot
+A timeline is built from :func:`etl.read.change_events.change_events` over all time, narrowed
+to the model, plus the stored intervals themselves, so ``history`` and ``diff --events`` cannot
 disagree about what changed when.
 """
 
@@ -21,8 +21,10 @@ from etl.db.state import PRICE_INTERVAL_COLUMNS, stored_price
 from etl.db.tables import model_availability_table, model_versions_table, prices_table
 from etl.ingest.money import Price as PriceValue
 from etl.ingest.money import price_text
-from etl.read.changes import ChangeReport, FieldChange, Span, change_events
+from etl.read.change_events import change_events
+from etl.read.changes import ChangeReport, FieldChange
 from etl.read.queries import ZERO, ModelInfo, latest_observation, model_directory
+from etl.read.stored import Span
 from etl.read.units import component_order, decimal_text, per_million, unit
 from etl.times import iso
 

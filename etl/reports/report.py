@@ -9,8 +9,9 @@ from typing import Final, TypeVar
 
 from sqlalchemy import Connection
 
-from etl.read.changes import change_events, net_changes
+from etl.read.change_events import change_events
 from etl.read.history import price_series
+from etl.read.net_changes import net_changes
 from etl.read.queries import Filters, model_directory
 from etl.read.units import component_order
 from etl.reports import charts, html, markdown
