@@ -262,9 +262,38 @@ def price_series(
     end = until or latest_observation(connection)
     if not ids or end is None:
         return []
-    versions: dict[int, list[Span]] = defaultdict(list)
-    listed: dict[int, list[Span]] = defaultdict(list)
-    rows: dict[tuple[int, str], list[Span]] = defaultdict(list)
+    versions, listed, rows = _stored_spans(connection, ids)
+
+    series = []
+    for info in models:
+        start = max(since, info.first_seen_at) if since else info.first_seen_at
+        if start >= end:
+            continue
+        wanted = components or sorted(
+            {component for model_id, component in rows if model_id == info.id},
+            key=component_order,
+        )
+        latest = max(versions[info.id], key=lambda v: v.valid_from, default=None)
+        for component in wanted:
+            spans = rows.get((info.id, component), [])
+            points = _steps(start, end, versions[info.id], listed[info.id], spans)
+            name = latest.value.name if latest else None
+            series.append(PriceSeries(info, name, component, points, end))
+    return series
+
+
+def _stored_spans(
+    connection: Connection, ids: Collection[int]
+) -> tuple[
+    defaultdict[int, list[Span]],
+    defaultdict[int, list[Span]],
+    defaultdict[tuple[int, str], list[Span]],
+]:
+    """The models' versions (each span's value its row), availability intervals, and price
+    rows by model and component: one query each."""
+    versions: defaultdict[int, list[Span]] = defaultdict(list)
+    listed: defaultdict[int, list[Span]] = defaultdict(list)
+    rows: defaultdict[tuple[int, str], list[Span]] = defaultdict(list)
     for row in connection.execute(
         select(
             model_versions_table.c.model_id,
@@ -290,31 +319,28 @@ def price_series(
         rows[(price.model_id, price.component)].append(
             Span(price.valid_from, price.valid_to, amount)
         )
+    return versions, listed, rows
 
-    series = []
-    for info in models:
-        start = max(since, info.first_seen_at) if since else info.first_seen_at
-        if start >= end:
-            continue
-        wanted = components or sorted(
-            {component for model_id, component in rows if model_id == info.id},
-            key=component_order,
-        )
-        latest = max(versions[info.id], key=lambda v: v.valid_from, default=None)
-        for component in wanted:
-            spans = rows.get((info.id, component), [])
-            edges = {start}
-            for interval in (*versions[info.id], *listed[info.id], *spans):
-                ends = (interval.valid_from, interval.valid_to)
-                edges |= {t for t in ends if t and start < t < end}
-            points: list[tuple[datetime, PriceValue | None]] = []
-            for moment in sorted(edges):
-                value = _value_at(moment, versions[info.id], listed[info.id], spans)
-                if not points or points[-1][1] != value:
-                    points.append((moment, value))
-            name = latest.value.name if latest else None
-            series.append(PriceSeries(info, name, component, tuple(points), end))
-    return series
+
+def _steps(
+    start: datetime,
+    end: datetime,
+    versions: list[Span],
+    listed: list[Span],
+    spans: list[Span],
+) -> tuple[tuple[datetime, PriceValue | None], ...]:
+    """One component's points from ``start`` to ``end``: its value at each edge of an
+    interval in between, kept where it differs from the point before."""
+    edges = {start}
+    for interval in (*versions, *listed, *spans):
+        ends = (interval.valid_from, interval.valid_to)
+        edges |= {t for t in ends if t and start < t < end}
+    points: list[tuple[datetime, PriceValue | None]] = []
+    for moment in sorted(edges):
+        value = _value_at(moment, versions, listed, spans)
+        if not points or points[-1][1] != value:
+            points.append((moment, value))
+    return tuple(points)
 
 
 def _value_at(
