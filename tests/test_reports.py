@@ -23,7 +23,9 @@ from etl.read.prices import price_table
 from etl.read.queries import Filters
 from etl.read.units import change_percent, per_million, percent_text, price_value_text, unit
 from etl.reports import charts, csv_out, html, markdown, report
-from etl.reports.document import change_document, history_document, price_document
+from etl.reports.change_document import change_document
+from etl.reports.history_document import history_document
+from etl.reports.price_document import price_document
 from etl.reports.terminal import document as print_document
 from etl.times import parse_time
 from tests.helpers import make_model, payload

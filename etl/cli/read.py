@@ -77,7 +77,7 @@ def diff(
     from etl.read.change_events import change_events
     from etl.read.net_changes import net_changes
     from etl.reports import csv_out
-    from etl.reports.document import change_document
+    from etl.reports.change_document import change_document
 
     check_window(since, until)
     filters = make_filters(vendor, model, category, component)

@@ -108,7 +108,7 @@ def history(model: str, provider: str | None, database_url: str | None, output_f
     from etl.read.history import ModelNotFound, model_history, price_series
     from etl.read.units import unit
     from etl.reports import charts, html
-    from etl.reports.document import history_document
+    from etl.reports.history_document import history_document
 
     with database(database_url) as engine, engine.connect() as connection:
         try:
@@ -163,7 +163,7 @@ def prices(
     """
     from etl.read.prices import price_table
     from etl.reports import csv_out
-    from etl.reports.document import price_document
+    from etl.reports.price_document import price_document
 
     filters = make_filters(vendor, model, category, component)
     with database(database_url) as engine, engine.connect() as connection:

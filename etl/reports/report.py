@@ -15,7 +15,8 @@ from etl.read.net_changes import net_changes
 from etl.read.queries import Filters, model_directory
 from etl.read.units import component_order
 from etl.reports import charts, html, markdown
-from etl.reports.document import Chart, Document, change_document, with_charts
+from etl.reports.change_document import change_document
+from etl.reports.document import Chart, Document, with_charts
 
 FORMATS: Final = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown"}
 DEFAULT_CHARTS = 12

@@ -1,0 +1,181 @@
+"""``diff`` and ``report`` as a document: summary counts and one section per kind of change,
+net or with each change's time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from etl.read.changes import ChangeReport, FieldChange, ModelChange, PriceChange
+from etl.reports.document import (
+    Cell,
+    Document,
+    Row,
+    Section,
+    change_text,
+    filters_line,
+    million_cell,
+    numeric_columns,
+    percent_cell,
+    price_cell,
+    value_text,
+    when,
+)
+
+_SORT_NAMES = {"model": "model", "time": "time", "movers": "biggest movers first"}
+
+
+def change_document(report: ChangeReport) -> Document:
+    """``diff`` and ``report``: summary counts and one section per kind of change."""
+    timed = report.events
+    sections = [
+        _model_section(kind, items, timed)
+        for kind, items in (
+            ("added", report.added),
+            ("removed", report.removed),
+            ("returned", report.returned),
+        )
+    ]
+    sections.append(_price_section(report.price_changes, timed))
+    sections.append(_capability_section(report.capability_changes, timed))
+    sections.append(_other_section(report.other_changes, timed))
+    return Document(
+        title="Model catalog changes",
+        lines=_lines(report),
+        summary=_summary(report),
+        sections=tuple(sections),
+    )
+
+
+def _at(timed: bool) -> tuple[str, ...]:
+    """The time column, when the changes have a time."""
+    return ("at",) if timed else ()
+
+
+def _stamp(change: ModelChange | PriceChange | FieldChange, timed: bool) -> tuple[Cell, ...]:
+    return (Cell(when(change.at)),) if timed else ()
+
+
+def _model_section(kind: str, items: tuple[ModelChange, ...], timed: bool) -> Section:
+    """The models added, removed or returned."""
+    model_columns = (*_at(timed), "model", "name", "context", "prompt USD/1M", "completion USD/1M")
+    return Section(
+        kind,
+        f"{kind} ({len(items)})",
+        model_columns,
+        _model_rows(items, timed),
+        numeric_columns(model_columns, "context", "prompt USD/1M", "completion USD/1M"),
+    )
+
+
+def _model_rows(items: Iterable[ModelChange], timed: bool) -> tuple[Row, ...]:
+    return tuple(
+        (
+            *_stamp(item, timed),
+            Cell(item.model, code=True),
+            Cell(value_text(item.name, 50)),
+            Cell(value_text(item.context_length)),
+            million_cell(item.price("prompt"), "prompt"),
+            million_cell(item.price("completion"), "completion"),
+        )
+        for item in items
+    )
+
+
+def _price_section(price_changes: tuple[PriceChange, ...], timed: bool) -> Section:
+    price_columns = (
+        *_at(timed),
+        "model",
+        "component",
+        "old",
+        "new",
+        "old per 1M/unit",
+        "new per 1M/unit",
+        "change",
+    )
+    return Section(
+        "price_changes",
+        f"price changes ({len(price_changes)})",
+        price_columns,
+        tuple(
+            (
+                *_stamp(change, timed),
+                Cell(change.model, code=True),
+                Cell(change.component, code=True),
+                price_cell(change.old),
+                price_cell(change.new),
+                million_cell(change.old, change.component),
+                million_cell(change.new, change.component),
+                percent_cell(change.old, change.new),
+            )
+            for change in price_changes
+        ),
+        numeric_columns(
+            price_columns, "old", "new", "old per 1M/unit", "new per 1M/unit", "change"
+        ),
+    )
+
+
+def _capability_section(capabilities: tuple[FieldChange, ...], timed: bool) -> Section:
+    return Section(
+        "capability_changes",
+        f"capability changes ({len(capabilities)})",
+        (*_at(timed), "model", "field", "change"),
+        tuple(
+            (
+                *_stamp(change, timed),
+                Cell(change.model, code=True),
+                Cell(change.field, code=True),
+                Cell(change_text(change), wrap=True),
+            )
+            for change in capabilities
+        ),
+    )
+
+
+def _other_section(others: tuple[FieldChange, ...], timed: bool) -> Section:
+    return Section(
+        "other_changes",
+        f"other changes ({len(others)})",
+        (*_at(timed), "model", "field", "old", "new"),
+        tuple(
+            (
+                *_stamp(change, timed),
+                Cell(change.model, code=True),
+                Cell(change.field, code=True),
+                Cell(value_text(change.old, 60)),
+                Cell(value_text(change.new, 60)),
+            )
+            for change in others
+        ),
+    )
+
+
+def _lines(report: ChangeReport) -> tuple[str, ...]:
+    """Under the title: the window and its observations, net or events, the sort, filters."""
+    lines = [
+        f"From {when(report.since)} (observed {when(report.since_observed_at)})"
+        f" to {when(report.until)} (observed {when(report.until_observed_at)}), UTC.",
+        "Every change observed in the window, with its time."
+        if report.events
+        else "Net difference between the two states.",
+        f"Sorted by {_SORT_NAMES.get(report.sort, report.sort)}. Prices in USD: per unit as"
+        " stored, and per 1M tokens for token prices.",
+    ]
+    filters = filters_line(report.filters)
+    if filters:
+        lines.append(filters + ".")
+    return tuple(lines)
+
+
+def _summary(report: ChangeReport) -> tuple[tuple[str, int], ...]:
+    summary = report.summary()
+    return (
+        ("added", summary["added"]),
+        ("removed", summary["removed"]),
+        ("returned", summary["returned"]),
+        ("models repriced", summary["repriced_models"]),
+        ("price cuts", summary["price_cuts"]),
+        ("price increases", summary["price_increases"]),
+        ("capability changes", summary["capability_changes"]),
+        ("other changes", summary["other_changes"]),
+    )
