@@ -22,7 +22,7 @@ target_metadata = metadata
 def get_url() -> str:
     # Passed in by etl.store.migrate, never written into the ini (it may hold a password).
     url = config.attributes.get("database_url")
-    return str(url) if url else Settings().database_url
+    return str(url) if url else Settings.from_environment().database_url
 
 
 def run_migrations_offline() -> None:
@@ -42,7 +42,9 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = make_engine(get_url())
+    # Foreign keys off on SQLite: rebuilding a table drops it while others point at it
+    # (etl.store.migrate does the same, and checks the keys before committing).
+    engine = make_engine(get_url(), sqlite_foreign_keys=False)
     try:
         with engine.connect() as connection:
             _run(connection)

@@ -40,8 +40,10 @@ def display_url(url: str | URL) -> str:
     return parsed.render_as_string(hide_password=True)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine. On SQLite: foreign keys on, WAL, a busy timeout, and real transactions."""
+def make_engine(url: str, *, sqlite_foreign_keys: bool = True, **kwargs: Any) -> Engine:
+    """Create an engine. On SQLite: foreign keys on (unless ``sqlite_foreign_keys`` is False,
+    as schema migrations that rebuild a table need), WAL, a busy timeout, and real
+    transactions."""
     parsed = parse_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
@@ -50,19 +52,19 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             if not folder.is_dir():
                 raise DatabaseURLError(f"folder {folder} for the SQLite database does not exist")
         engine = create_engine(parsed, **kwargs)
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, foreign_keys=sqlite_foreign_keys)
         return engine
     return create_engine(parsed, pool_pre_ping=True, **kwargs)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, *, foreign_keys: bool) -> None:
     # pysqlite's own transaction handling defers BEGIN and commits before DDL; take over so
     # that a sync (DDL included) is one real transaction.
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode = WAL")

@@ -42,11 +42,17 @@ NAMING_CONVENTION = {
 
 RUN_COUNTS = ("models_seen", "added", "removed", "returned", "versions_written", "price_changes")
 """What a sync counts: columns of ``sync_runs``, fields of every report of a run."""
-RUN_STATUSES = ("running", "succeeded", "failed", "held", "skipped")
-"""``skipped``: another sync held the lock, so this one did nothing."""
+RUN_STATUSES = ("running", "succeeded", "failed", "held", "skipped", "forgotten")
+"""``skipped``: another sync held the lock (or another replica claimed the tick), so this
+one did nothing; ``forgotten``: an observation taken back out of the history by an operator
+(``catalog-etl runs forget``), its payload still archived."""
 DIRECTIONS = ("input", "output")
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+Id = BigInteger().with_variant(Integer(), "sqlite")
+"""The key of a table that grows with time: 64 bits. On SQLite an ``INTEGER PRIMARY KEY`` is
+already 64 bits, and must be spelled INTEGER to stay the rowid."""
 
 
 def _current_unique(table: str, *columns: str) -> Index:
@@ -85,7 +91,7 @@ sync_runs_table = Table(
     "sync_runs",
     metadata,
     # One attempt to sync, whatever its outcome. Data rows point at the run that wrote them.
-    Column("id", Integer, primary_key=True),
+    Column("id", Id, primary_key=True),
     Column("status", String(16), nullable=False),
     Column("source", Text),  # file path or URL (credentials removed)
     # Provider name given to OpenRouter-shaped payloads, which do not name one.
@@ -105,15 +111,27 @@ sync_runs_table = Table(
     Column("providers", JSONDocument),
     # The normalization that derived the rows of a succeeded run (see etl.ingest.normalize).
     Column("normalization_version", Integer),
+    # Providers whose part of the catalog the mass-removal guard held (kept as they were),
+    # with the reason: {"openrouter": "would remove 40 of 300 ..."}; NULL when none.
+    Column("held_providers", JSONDocument),
+    # The scheduled tick a `serve` replica claimed for this run: one run per tick.
+    Column("tick_at", UTCDateTime),
     _in("status", RUN_STATUSES, "status"),
     Index("ix_sync_runs_status_observed_at", "status", "observed_at"),
+    Index(
+        "uq_sync_runs_tick_at",
+        "tick_at",
+        unique=True,
+        sqlite_where=text("tick_at IS NOT NULL"),
+        postgresql_where=text("tick_at IS NOT NULL"),
+    ),
 )
 
 services_table = Table(
     "services",
     metadata,
     # A running `catalog-etl serve`: its schedule and heartbeat, for `catalog-etl status`.
-    Column("id", Integer, primary_key=True),
+    Column("id", Id, primary_key=True),
     Column("hostname", String(255), nullable=False),
     Column("pid", Integer, nullable=False),
     # The trigger as given: "every 1h" or "cron 17 * * * * (UTC)".
@@ -140,12 +158,12 @@ provider_states_table = Table(
     "provider_states",
     metadata,
     # History of a provider's `configured` flag (false: an InsForge gateway without a key).
-    Column("id", Integer, primary_key=True),
+    Column("id", Id, primary_key=True),
     Column("provider_id", Integer, ForeignKey("providers.id"), nullable=False),
     Column("configured", Boolean, nullable=False),
     Column("valid_from", UTCDateTime, nullable=False),
     Column("valid_to", UTCDateTime),
-    Column("sync_run_id", Integer, ForeignKey("sync_runs.id"), nullable=False),
+    Column("sync_run_id", Id, ForeignKey("sync_runs.id"), nullable=False),
     _interval_check(),
     _current_unique("provider_states", "provider_id"),
 )
@@ -162,7 +180,7 @@ models_table = Table(
     "models",
     metadata,
     # A model of one provider. Identity is (provider, model id); nothing here is ever deleted.
-    Column("id", Integer, primary_key=True),
+    Column("id", Id, primary_key=True),
     Column("provider_id", Integer, ForeignKey("providers.id"), nullable=False),
     Column("model", String(255), nullable=False),  # the upstream id, e.g. openai/gpt-4o
     Column("vendor_id", Integer, ForeignKey("vendors.id"), nullable=False),
@@ -171,8 +189,11 @@ models_table = Table(
     # last_seen_at of its latest availability interval (the views spell it out).
     Column("available", Boolean, nullable=False),
     # Fingerprint (XXH3-128) of the last record applied, as received: an equal one means
-    # nothing to do, without even validating the record again.
+    # nothing to do, without even validating the record again. A cache: empty means
+    # "validate the next record" (a rewind of the history clears the ones set after it).
     Column("source_hash", String(64), nullable=False),
+    # The observation that set source_hash.
+    Column("source_hash_at", UTCDateTime),
     UniqueConstraint("provider_id", "model"),
 )
 
@@ -180,15 +201,15 @@ model_versions_table = Table(
     "model_versions",
     metadata,
     # Every scalar attribute of a model, one row per distinct state.
-    Column("id", Integer, primary_key=True),
-    Column("model_id", Integer, ForeignKey("models.id"), nullable=False),
+    Column("id", Id, primary_key=True),
+    Column("model_id", Id, ForeignKey("models.id"), nullable=False),
     Column("version", Integer, nullable=False),
-    Column("sync_run_id", Integer, ForeignKey("sync_runs.id"), nullable=False),
+    Column("sync_run_id", Id, ForeignKey("sync_runs.id"), nullable=False),
     Column("valid_from", UTCDateTime, nullable=False),
     Column("valid_to", UTCDateTime),
     Column("content_hash", String(64), nullable=False),
     # Its modalities, supported parameters and categories.
-    Column("capability_set_id", Integer, ForeignKey("capability_sets.id"), nullable=False),
+    Column("capability_set_id", Id, ForeignKey("capability_sets.id"), nullable=False),
     Column("name", Text),
     Column("description", Text),
     Column("created", BigInteger),  # upstream `created`, Unix seconds as sent
@@ -237,7 +258,7 @@ capability_sets_table = Table(
     # of models), so a new version costs one id instead of a dozen link rows. The views
     # model_version_modalities, model_version_parameters and model_version_categories give
     # the same facts per version.
-    Column("id", Integer, primary_key=True),
+    Column("id", Id, primary_key=True),
     # sha256 of the four sorted lists: equal digest, same set.
     Column("digest", String(64), nullable=False, unique=True),
 )
@@ -248,7 +269,7 @@ def _capability_link(name: str, *items: SchemaItem) -> Table:
     return Table(
         name,
         metadata,
-        Column("capability_set_id", Integer, ForeignKey("capability_sets.id"), primary_key=True),
+        Column("capability_set_id", Id, ForeignKey("capability_sets.id"), primary_key=True),
         *items,
     )
 
@@ -274,15 +295,15 @@ prices_table = Table(
     # One price component of one model: an exact amount per unit, or dynamic. Only components
     # with a non-zero effective price have rows: inside a pricing block an absent component
     # costs 0. A model without a pricing block (`priced` false on its version) has no rows.
-    Column("id", Integer, primary_key=True),
-    Column("model_id", Integer, ForeignKey("models.id"), nullable=False),
+    Column("id", Id, primary_key=True),
+    Column("model_id", Id, ForeignKey("models.id"), nullable=False),
     Column("component", String(64), nullable=False),
     Column("amount", ExactDecimal),  # USD per unit (token, request, image ...), exact
     # Priced per request by the router (sent as "-1").
     Column("dynamic", Boolean, nullable=False),
     Column("valid_from", UTCDateTime, nullable=False),
     Column("valid_to", UTCDateTime),
-    Column("sync_run_id", Integer, ForeignKey("sync_runs.id"), nullable=False),
+    Column("sync_run_id", Id, ForeignKey("sync_runs.id"), nullable=False),
     _interval_check(),
     _current_unique("prices", "model_id", "component"),
     CheckConstraint(
@@ -298,14 +319,14 @@ model_availability_table = Table(
     "model_availability",
     metadata,
     # Intervals during which a model was listed by its provider.
-    Column("id", Integer, primary_key=True),
-    Column("model_id", Integer, ForeignKey("models.id"), nullable=False),
+    Column("id", Id, primary_key=True),
+    Column("model_id", Id, ForeignKey("models.id"), nullable=False),
     Column("valid_from", UTCDateTime, nullable=False),
     # The first observation that no longer listed the model.
     Column("valid_to", UTCDateTime),
     # The last observation that listed it, set when the interval closes.
     Column("last_seen_at", UTCDateTime),
-    Column("sync_run_id", Integer, ForeignKey("sync_runs.id"), nullable=False),
+    Column("sync_run_id", Id, ForeignKey("sync_runs.id"), nullable=False),
     _interval_check(),
     _current_unique("model_availability", "model_id"),
     Index("ix_model_availability_model_id_valid_from", "model_id", "valid_from"),

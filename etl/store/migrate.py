@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
 if TYPE_CHECKING:
@@ -94,15 +94,39 @@ def upgrade(
     from etl.store.locks import sync_transaction
 
     config = alembic_config(engine)
+    migrating = _migration_engine(engine)
     try:
-        with sync_transaction(engine, wait=lock_timeout) as connection:
+        with sync_transaction(migrating, wait=lock_timeout) as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
+            _check_foreign_keys(connection)
     except SyncBusy:
         raise SchemaOutOfDate(
             f"cannot migrate: another sync or migration held the lock for {lock_timeout:g} s"
         ) from None
+    finally:
+        if migrating is not engine:
+            migrating.dispose()
     return schema_state(engine)
+
+
+def _migration_engine(engine: Engine) -> Engine:
+    """On SQLite, an engine with foreign keys off: a migration that rebuilds a table (the
+    only way SQLite changes a constraint) drops the old one while other tables point at it.
+    :func:`_check_foreign_keys` makes up for it before the commit."""
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return engine  # an in-memory database exists only on its own engine
+    from etl.db.engine import make_engine
+
+    url = engine.url.render_as_string(hide_password=False)
+    return make_engine(url, sqlite_foreign_keys=False)
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    if connection.dialect.name == "sqlite":
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").first()
+        if broken is not None:
+            raise RuntimeError(f"migration left a broken foreign key: {tuple(broken)}")
 
 
 def require_current_schema(engine: Engine, *, create_if_fresh: bool = True) -> SchemaState:
