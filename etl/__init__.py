@@ -3,8 +3,7 @@
 The command line (``catalog-etl``) is a thin layer over this package; the same
 work is available from Python::
 
-    from etl import sync_file
-    from etl.store.migrate import open_database
+    from etl import open_database, sync_file
 
     engine = open_database("sqlite:///catalog.db", create=True)
     result = sync_file(engine, "models.json")
@@ -17,16 +16,45 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from etl.config import Settings
-    from etl.pipeline import SyncResult, sync_bytes, sync_file
-
-__all__ = ["Settings", "SyncResult", "__version__", "sync_bytes", "sync_file"]
+    from etl.pipeline import SyncResult, sync_bytes, sync_file, sync_url
+    from etl.read.change_events import change_events
+    from etl.read.history import model_history
+    from etl.read.net_changes import diff_report, net_changes
+    from etl.read.prices import price_table
+    from etl.read.queries import Filters
+    from etl.store.migrate import open_database
 
 _LAZY = {
     "Settings": "etl.config",
     "SyncResult": "etl.pipeline",
     "sync_bytes": "etl.pipeline",
     "sync_file": "etl.pipeline",
+    "sync_url": "etl.pipeline",
+    "open_database": "etl.store.migrate",
+    "diff_report": "etl.read.net_changes",
+    "net_changes": "etl.read.net_changes",
+    "change_events": "etl.read.change_events",
+    "model_history": "etl.read.history",
+    "price_table": "etl.read.prices",
+    "Filters": "etl.read.queries",
 }
+"""The public API: each name and the module that defines it (imported on first use)."""
+
+__all__ = [
+    "Filters",
+    "Settings",
+    "SyncResult",
+    "__version__",
+    "change_events",
+    "diff_report",
+    "model_history",
+    "net_changes",
+    "open_database",
+    "price_table",
+    "sync_bytes",
+    "sync_file",
+    "sync_url",
+]
 
 
 def __getattr__(name: str) -> Any:

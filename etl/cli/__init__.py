@@ -1,5 +1,8 @@
-"""The ``catalog-etl`` command: thin wrappers that parse options, call one library
-function and print its result. One module per family of commands."""
+"""CLI: the ``catalog-etl`` command, thin wrappers that parse options, call one library
+function and print its result. One module per family of commands.
+
+May import: everything in ``etl``; nothing imports it but ``etl.__main__``.
+"""
 
 from __future__ import annotations
 

@@ -1,9 +1,10 @@
 """Read the history: the catalog as of a time, the models a report covers, the latest state
 of each model at a time, and the runs. What changed between two times is in
-:mod:`etl.read.changes`.
+:mod:`etl.read.net_changes` and :mod:`etl.read.change_events`.
 
 Read-only. Every report and command output is built from these functions (and from
-:mod:`etl.read.changes`, :mod:`etl.read.history` and :mod:`etl.read.prices`), so the
+:mod:`etl.read.net_changes`, :mod:`etl.read.change_events`, :mod:`etl.read.history` and
+:mod:`etl.read.prices`), so the
 JSON, the tables, Markdown, CSV, HTML and charts agree by construction. Prices stay
 :class:`~decimal.Decimal` here; turning them into text is the renderers' last step.
 

@@ -1,12 +1,15 @@
-"""Reports on the history, in every output format, from one query layer.
+"""Reports: presentation only. Results of ``etl.read`` in every output format.
 
-* Queries (read-only, exact decimals): :mod:`etl.read.queries` (catalog as of a time, runs),
-  :mod:`etl.read.changes` (net differences, events), :mod:`etl.read.history` (one model's
-  timeline, price series), :mod:`etl.read.prices` (price tables).
-* :mod:`etl.reports.document` turns those results into format-neutral documents: titled
-  sections of rows of cells, with the prices already formatted.
+* ``etl.read`` answers the questions (read-only, exact decimals): the catalog as of a time,
+  net differences and change events, one model's timeline and price series, price tables.
+* :mod:`~etl.reports.document` is the format-neutral document (titled sections of rows of
+  cells, prices already formatted); :mod:`~etl.reports.change_document`,
+  :mod:`~etl.reports.history_document` and :mod:`~etl.reports.price_document` build one.
 * One module per format writes a document out: :mod:`~etl.reports.terminal` (rich tables),
   :mod:`~etl.reports.markdown`, :mod:`~etl.reports.html` (one self-contained file),
   :mod:`~etl.reports.csv_out`, and :mod:`~etl.reports.charts` (matplotlib step charts).
   JSON comes straight from each result's ``to_json()``.
+
+May import: ``etl.read`` and everything below it; never ``etl.store``, ``etl.service`` or
+``etl.cli``.
 """

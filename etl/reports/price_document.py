@@ -44,7 +44,7 @@ def price_document(table: PriceTable) -> Document:
     filters = filters_line(table.filters, components=False)
     if filters:
         lines.append(filters + ".")
-    sort = "model" if table.sort == "model" else f"{table.sort}"
+    sort = table.sort
     lines.append(f"Sorted by {sort}.")
     return Document(
         title="Model prices",
