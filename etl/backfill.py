@@ -26,10 +26,10 @@ from etl.ingest.payload import PayloadError
 from etl.ingest.shapes import DEFAULT_PROVIDER, parse_catalog
 from etl.ingest.snapshots import Snapshot, SnapshotError
 from etl.store.archive import archive_payload
-from etl.store.guard import DEFAULT_MAX_REMOVED_SHARE
-from etl.store.history import Observation, Progress, rederive, replay
+from etl.store.guard import DEFAULT_MASS_REMOVAL_FLOOR, DEFAULT_MAX_REMOVED_SHARE, removal_guard
+from etl.store.history import Observation, Progress, Replayed, merge, rederive, replay
 from etl.store.locks import sync_transaction
-from etl.times import iso, utcnow
+from etl.times import DEFAULT_MAX_CLOCK_SKEW, future_problem, iso, utcnow
 
 
 @dataclass
@@ -53,11 +53,13 @@ class BackfillReport(RebuildReport):
     failed: list[dict[str, str]] = field(default_factory=list)
     """``{"source", "error"}`` for every snapshot that could not be used."""
     held: list[dict[str, str]] = field(default_factory=list)
-    """``{"source", "error"}`` for snapshots stopped by the mass-removal guard."""
+    """``{"source", "error"}`` for snapshots whose providers (some or all) the mass-removal
+    guard held."""
     applied: int = 0
     """New observations added to the history."""
     rederived: bool = False
-    """True when an older snapshot made the whole history be re-derived."""
+    """True when a snapshot older than the history's end was merged: the observations from
+    the earliest such snapshot on were applied again."""
 
 
 def backfill(
@@ -67,16 +69,24 @@ def backfill(
     provider: str = DEFAULT_PROVIDER,
     strict: bool = False,
     max_removed_share: float | None = DEFAULT_MAX_REMOVED_SHARE,
+    mass_removal_floor: int = DEFAULT_MASS_REMOVAL_FLOOR,
+    max_clock_skew: float = DEFAULT_MAX_CLOCK_SKEW,
     progress: Progress | None = None,
 ) -> BackfillReport:
     """Add archived snapshots to the history, in any order.
 
     ``strict``: stop at the first unusable snapshot and apply nothing.
-    ``max_removed_share``: a new snapshot that would retire more than this share of a
-    provider's models is held (reported, not applied); None applies it anyway.
+    ``max_removed_share``, ``mass_removal_floor``: a new snapshot that would retire more
+    than this share (and at least this many) of a provider's models has that provider held
+    (reported); None applies everything. ``max_clock_skew``: a snapshot observed further in
+    the future than this many seconds is refused.
     """
+    guard = removal_guard(max_removed_share, mass_removal_floor)
     report = BackfillReport()
-    ordered = sorted(snapshots, key=lambda s: (s.observed_at is None, s.observed_at, s.source))
+    ordered = sorted(
+        (_in_time(snapshot, max_clock_skew) for snapshot in snapshots),
+        key=lambda s: (s.observed_at is None, s.observed_at, s.source),
+    )
     with collector_paused(), sync_transaction(engine) as connection:
         known: dict[datetime, str | None] = {
             observed_at: sha256
@@ -101,23 +111,35 @@ def backfill(
         if older:
             report.rederived = True
             new = older + [replace(observation, catalog=None) for observation in stream]
-            replayed = rederive(
-                connection, new, max_removed_share=max_removed_share, progress=progress
-            )
+            replayed = merge(connection, new, guard=guard, progress=progress)
         else:
             # Every new snapshot extends the history: each is applied as soon as it is read,
             # parsed once, and memory stays that of one snapshot.
-            replayed = replay(connection, stream, max_removed_share=max_removed_share)
-        report.observations = replayed.observations
-        report.versions_written = replayed.versions_written
-        report.price_rows_written = replayed.price_rows_written
-        report.held = [
-            {"source": sources[run_id], "error": outcome.error or ""}
-            for run_id, outcome in replayed.outcomes.items()
-            if outcome.status == "held"
-        ]
-        report.applied = len(sources) - len(report.held)
+            replayed = replay(connection, stream, guard=guard)
+        _tally(report, replayed, sources)
     return report
+
+
+def _tally(report: BackfillReport, replayed: Replayed, sources: dict[int, str]) -> None:
+    """What happened to the new snapshots (by run id in ``sources``), into ``report``."""
+    report.observations = replayed.observations
+    report.versions_written = replayed.versions_written
+    report.price_rows_written = replayed.price_rows_written
+    outcomes = {run_id: replayed.outcomes[run_id] for run_id in sources}
+    report.held = [
+        {"source": sources[run_id], "error": "; ".join(outcome.held.values())}
+        for run_id, outcome in outcomes.items()
+        if outcome.held
+    ]
+    report.applied = sum(outcome.status == "succeeded" for outcome in outcomes.values())
+
+
+def _in_time(snapshot: Snapshot, max_clock_skew: float) -> Snapshot:
+    """The snapshot, marked unusable when it was observed in the future."""
+    if snapshot.observed_at is None or snapshot.problem is not None:
+        return snapshot
+    problem = future_problem(snapshot.observed_at, max_clock_skew)
+    return snapshot if problem is None else replace(snapshot, problem=problem)
 
 
 def _admitted(

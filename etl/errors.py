@@ -4,7 +4,6 @@
 
     SyncError                 a sync that cannot be applied (one line, for people)
     ├── DatabaseUnavailable   not even the failure could be recorded
-    ├── SyncHeld              the catalog would retire too many models: held, not applied
     ├── SyncBusy              another sync holds the database's sync lock: skipped
     └── FetchError            (etl.ingest.fetch) the upstream did not deliver a usable catalog
 
@@ -25,11 +24,6 @@ class DatabaseUnavailable(SyncError):
     """The database could not be reached, so not even the failure could be recorded."""
 
     retryable = True
-
-
-class SyncHeld(SyncError):
-    """The catalog would remove too many available models: probably a broken upstream, so
-    nothing is applied until a person says so (``--allow-mass-removal``)."""
 
 
 class SyncBusy(SyncError):

@@ -4,42 +4,61 @@ Bytes equal to those the latest observation applied change nothing and are not p
 Every attempt is a row in ``sync_runs``, written before any work starts. The data and the
 run's final status are then written in one transaction, so a sync applies completely or
 not at all. When it cannot be applied the transaction is rolled back and the run is marked
-``failed`` (or ``held``, by the mass-removal guard) with a one-line reason. A process killed
-half-way leaves its run ``running``.
+``failed`` with a one-line reason. A process killed half-way leaves its run ``running``.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
-from sqlalchemy import Connection, Engine, Row, select
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from etl.collector import collector_paused
 from etl.db.engine import describe_error
-from etl.db.tables import sync_runs_table
-from etl.errors import SyncBusy, SyncError, SyncHeld
-from etl.ingest.normalize import NORMALIZATION_VERSION
+from etl.errors import SyncBusy, SyncError
 from etl.ingest.payload import PayloadError
-from etl.ingest.shapes import DEFAULT_PROVIDER, RawCatalog, parse_catalog
-from etl.store.archive import archive_payload
-from etl.store.availability import mark_seen
+from etl.ingest.shapes import DEFAULT_PROVIDER
+from etl.store.guard import DEFAULT_MASS_REMOVAL_FLOOR as DEFAULT_MASS_REMOVAL_FLOOR
 from etl.store.guard import DEFAULT_MAX_REMOVED_SHARE as DEFAULT_MAX_REMOVED_SHARE
-from etl.store.history import Observation, rederive
-from etl.store.load import LoadCounts, apply_catalog
+from etl.store.guard import removal_guard
 from etl.store.locks import sync_transaction
+from etl.store.observe import observe
 from etl.store.runs import SyncResult as SyncResult
+from etl.store.runs import TickClaimed, finish_run, record_failure, start_run
 from etl.store.runs import abandon_run as abandon_run
-from etl.store.runs import finish_run, latest_run, record_failure, start_run
-from etl.times import iso, utcnow
+from etl.times import DEFAULT_MAX_CLOCK_SKEW as DEFAULT_MAX_CLOCK_SKEW
+from etl.times import future_problem, utcnow
 
 GZIP_MAGIC = b"\x1f\x8b"
+
+
+class SyncOptions(TypedDict, total=False):
+    """How a sync is applied; every one optional, with the default given."""
+
+    observed_at: datetime | None
+    """When the catalog was observed (default now)."""
+    provider: str
+    """The provider of OpenRouter-shaped catalogs, which name none (``openrouter``)."""
+    max_removed_share: float | None
+    """Hold a provider whose catalog would retire more than this share of its available
+    models (0.25); None applies everything."""
+    mass_removal_floor: int
+    """...unless fewer models than this would go (5)."""
+    lock_timeout: float
+    """Seconds to wait while another sync applies, before giving up as ``skipped`` (0)."""
+    max_clock_skew: float
+    """Seconds an observation may lie in the future (300)."""
+    tick_at: datetime | None
+    """The scheduled tick this sync claims (``serve``): one sync per tick fetches."""
+    on_start: Callable[[int], None] | None
+    """Told the run id as soon as the run is recorded."""
 
 
 @dataclass(frozen=True)
@@ -51,15 +70,7 @@ class Obtained:
     attempts: int | None = None
 
 
-def sync_file(
-    engine: Engine,
-    path: str | Path,
-    *,
-    observed_at: datetime | None = None,
-    provider: str = DEFAULT_PROVIDER,
-    max_removed_share: float | None = DEFAULT_MAX_REMOVED_SHARE,
-    lock_timeout: float = 0.0,
-) -> SyncResult:
+def sync_file(engine: Engine, path: str | Path, **options: Unpack[SyncOptions]) -> SyncResult:
     """Sync a catalog saved in a file (``.json``, or gzip-compressed)."""
     file = Path(path)
 
@@ -75,15 +86,7 @@ def sync_file(
                 raise SyncError(f"{file} is not a readable gzip file: {error}") from None
         return Obtained(raw)
 
-    return run_sync(
-        engine,
-        read,
-        source=str(file),
-        observed_at=observed_at,
-        provider=provider,
-        max_removed_share=max_removed_share,
-        lock_timeout=lock_timeout,
-    )
+    return run_sync(engine, read, source=str(file), **options)
 
 
 def sync_url(
@@ -92,58 +95,32 @@ def sync_url(
     *,
     token: str | None = None,
     fetch_settings: Any = None,
-    observed_at: datetime | None = None,
-    provider: str = DEFAULT_PROVIDER,
-    max_removed_share: float | None = DEFAULT_MAX_REMOVED_SHARE,
-    lock_timeout: float = 0.0,
-    on_start: Callable[[int], None] | None = None,
-    **fetch_options: Any,
+    fetch: Mapping[str, Any] | None = None,
+    **options: Unpack[SyncOptions],
 ) -> SyncResult:
     """Fetch a catalog over HTTP (see :func:`etl.ingest.fetch.fetch_catalog`) and sync it.
 
-    ``fetch_options`` (a client, sleep or clock) go to the fetch unchanged, for tests.
+    ``fetch``: more arguments for the fetch (a client, sleep or clock).
     """
     from etl.ingest.fetch import FetchSettings, fetch_catalog, safe_url
 
-    def fetch() -> Obtained:
+    def obtain() -> Obtained:
         fetched = fetch_catalog(
-            url, token=token, settings=fetch_settings or FetchSettings(), **fetch_options
+            url, token=token, settings=fetch_settings or FetchSettings(), **(fetch or {})
         )
         return Obtained(fetched.raw, fetched.http_status, fetched.attempts)
 
     shown = safe_url(url)
     if token:
         shown = shown.replace(token, "***")
-    return run_sync(
-        engine,
-        fetch,
-        source=shown,
-        observed_at=observed_at,
-        provider=provider,
-        max_removed_share=max_removed_share,
-        lock_timeout=lock_timeout,
-        on_start=on_start,
-    )
+    return run_sync(engine, obtain, source=shown, **options)
 
 
 def sync_bytes(
-    engine: Engine,
-    raw: bytes,
-    *,
-    source: str | None = None,
-    observed_at: datetime | None = None,
-    provider: str = DEFAULT_PROVIDER,
-    max_removed_share: float | None = DEFAULT_MAX_REMOVED_SHARE,
+    engine: Engine, raw: bytes, *, source: str | None = None, **options: Unpack[SyncOptions]
 ) -> SyncResult:
     """Sync a catalog payload already in memory."""
-    return run_sync(
-        engine,
-        lambda: Obtained(raw),
-        source=source,
-        observed_at=observed_at,
-        provider=provider,
-        max_removed_share=max_removed_share,
-    )
+    return run_sync(engine, lambda: Obtained(raw), source=source, **options)
 
 
 def run_sync(
@@ -151,32 +128,22 @@ def run_sync(
     obtain: Callable[[], Obtained],
     *,
     source: str | None,
-    observed_at: datetime | None = None,
-    provider: str = DEFAULT_PROVIDER,
-    max_removed_share: float | None = DEFAULT_MAX_REMOVED_SHARE,
-    lock_timeout: float = 0.0,
-    on_start: Callable[[int], None] | None = None,
+    **options: Unpack[SyncOptions],
 ) -> SyncResult:
-    """Record a run, obtain the payload, and apply it in one transaction.
-
-    ``max_removed_share``: hold the sync (status ``held``, nothing applied) when it would
-    retire more than this share of a provider's available models; None applies anyway.
-    ``lock_timeout``: seconds to wait for another sync to finish before giving up as
-    ``skipped``. ``on_start`` is told the run id as soon as the run is recorded.
-    """
-    observed_at = observed_at or utcnow()
-    result = SyncResult(
-        run_id=start_run(engine, source, provider, observed_at),
-        status="failed",
-        observed_at=observed_at,
-        source=source,
-    )
+    """Record a run, obtain the payload, and apply it in one transaction (see
+    :class:`SyncOptions`)."""
+    observed_at = options.get("observed_at") or utcnow()
+    provider = options.get("provider", DEFAULT_PROVIDER)
+    try:
+        run_id = start_run(engine, source, provider, observed_at, tick_at=options.get("tick_at"))
+    except TickClaimed as claimed:
+        return SyncResult(claimed.run_id, "skipped", observed_at, source, error=str(claimed))
+    result = SyncResult(run_id=run_id, status="failed", observed_at=observed_at, source=source)
+    on_start = options.get("on_start")
     if on_start is not None:
         on_start(result.run_id)
     try:
-        _obtain_and_apply(engine, obtain, result, provider, max_removed_share, lock_timeout)
-    except SyncHeld as error:
-        result.status, result.error = "held", str(error)
+        _obtain_and_apply(engine, obtain, result, provider, options)
     except SyncBusy as error:
         result.status, result.error = "skipped", str(error)
     except (SyncError, PayloadError) as error:
@@ -190,7 +157,7 @@ def run_sync(
         result.error = f"internal error: {type(error).__name__}: {error}"
         record_failure(engine, result)
         raise
-    if not result.ok:
+    if result.status not in ("succeeded", "held"):
         record_failure(engine, result)
     return result
 
@@ -200,103 +167,25 @@ def _obtain_and_apply(
     obtain: Callable[[], Obtained],
     result: SyncResult,
     provider: str,
-    max_removed_share: float | None,
-    lock_timeout: float,
+    options: SyncOptions,
 ) -> None:
     """Obtain the payload, then apply it and finish the run in one transaction under the
     sync lock; ``result`` is filled in as it goes."""
+    assert result.observed_at is not None
+    problem = future_problem(
+        result.observed_at, options.get("max_clock_skew", DEFAULT_MAX_CLOCK_SKEW)
+    )
+    if problem is not None:
+        raise SyncError(problem)
+    guard = removal_guard(
+        options.get("max_removed_share", DEFAULT_MAX_REMOVED_SHARE),
+        options.get("mass_removal_floor", DEFAULT_MASS_REMOVAL_FLOOR),
+    )
     obtained = obtain()
     result.http_status, result.attempts = obtained.http_status, obtained.attempts
     result.bytes = len(obtained.raw)
     result.payload_sha256 = hashlib.sha256(obtained.raw).hexdigest()
+    lock_timeout = options.get("lock_timeout", 0.0)
     with collector_paused(), sync_transaction(engine, wait=lock_timeout) as connection:
-        latest = latest_run(connection)
-        if latest is not None and _same_observation(latest, result, provider):
-            counts = _observe_again(connection, latest, result)
-        else:
-            # Only the records are kept, not the parsed document: see consume below.
-            raw = parse_catalog(obtained.raw, provider, sha256=result.payload_sha256)[1]
-            result.shape, result.providers = raw.shape, raw.providers
-            result.warnings = raw.warnings
-            latest_at = latest.observed_at if latest is not None else None
-            counts = _apply(
-                connection, obtained.raw, raw, result, latest_at, max_removed_share, provider
-            )
-        result.status = "succeeded"
-        for name, value in asdict(counts).items():
-            setattr(result, name, value)
+        observe(connection, obtained.raw, result, provider=provider, guard=guard)
         finish_run(connection, result)
-
-
-def _same_observation(latest: Row[Any], result: SyncResult, provider: str) -> bool:
-    """The latest observation applied these very bytes for the same default provider with
-    the normalization in use, and this one comes after it."""
-    assert result.observed_at is not None
-    return bool(
-        latest.observed_at < result.observed_at
-        and latest.payload_sha256 == result.payload_sha256
-        and latest.default_provider == provider
-        and latest.normalization_version == NORMALIZATION_VERSION
-    )
-
-
-def _observe_again(connection: Connection, latest: Row[Any], result: SyncResult) -> LoadCounts:
-    # The catalog is byte for byte the one the history ends with, so it changes nothing but
-    # the time its complete providers were last seen: no need to parse it again.
-    assert result.observed_at is not None
-    result.shape, result.warnings = latest.shape, list(latest.warnings)
-    result.providers = latest.providers
-    mark_seen(
-        connection,
-        (name for name, on in (latest.providers or {}).items() if on),
-        result.observed_at,
-    )
-    return LoadCounts(models_seen=latest.models_seen)
-
-
-def _apply(
-    connection: Connection,
-    raw: bytes,
-    raw_catalog: RawCatalog,
-    result: SyncResult,
-    latest_at: datetime | None,
-    max_removed_share: float | None,
-    provider: str,
-) -> LoadCounts:
-    observed_at, sha256 = result.observed_at, result.payload_sha256
-    assert observed_at is not None and sha256 is not None
-    if latest_at is not None and observed_at <= latest_at:  # else no run was observed then
-        same_time = connection.execute(
-            select(sync_runs_table.c.payload_sha256).where(
-                sync_runs_table.c.status == "succeeded",
-                sync_runs_table.c.observed_at == observed_at,
-            )
-        ).first()
-        if same_time is not None:
-            if same_time.payload_sha256 == sha256:
-                return LoadCounts()  # this very observation was applied before: a no-op
-            raise SyncError(f"another payload was already observed at {iso(observed_at)}")
-    archive_payload(connection, raw, sha256, utcnow())
-    if latest_at is not None and observed_at < latest_at:
-        # Older than the history's end (a backfill, or a sync that lost a race): merge it
-        # into the timeline by re-deriving the history from the archive.
-        merged = rederive(
-            connection,
-            [Observation(result.run_id, observed_at, sha256, provider, raw_catalog, "sync")],
-            max_removed_share=max_removed_share,
-        )
-        outcome = merged.outcomes[result.run_id]
-        if outcome.error is not None:
-            raise SyncHeld(outcome.error)
-        result.warnings = outcome.warnings
-        return outcome.counts
-    counts, catalog = apply_catalog(
-        connection,
-        raw_catalog,
-        observed_at=observed_at,
-        run_id=result.run_id,
-        max_removed_share=max_removed_share,
-        consume=True,
-    )
-    result.warnings = catalog.warnings
-    return counts

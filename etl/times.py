@@ -57,3 +57,19 @@ def iso(moment: datetime) -> str:
     """ISO 8601 in UTC with a ``Z``, the form every output of catalog-etl uses."""
     text = as_utc(moment).isoformat()
     return text.removesuffix("+00:00") + "Z"
+
+
+DEFAULT_MAX_CLOCK_SKEW = 300.0
+"""Seconds an observation may lie in the future (clocks differ a little); beyond, refused."""
+
+
+def future_problem(moment: datetime, skew: float = DEFAULT_MAX_CLOCK_SKEW) -> str | None:
+    """Why an observation at ``moment`` cannot be accepted yet (it lies more than ``skew``
+    seconds ahead of this machine's clock), or None. A time years ahead (a typo, a file
+    name, a bad clock) would otherwise stay "current" whatever came after it."""
+    if moment <= utcnow() + timedelta(seconds=skew):
+        return None
+    return (
+        f"observed at {iso(moment)}, more than {skew:g} s in the future: check the time"
+        " given (--observed-at, a file name) or this machine's clock"
+    )

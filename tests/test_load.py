@@ -111,7 +111,7 @@ class TestIdempotence:
         sync(engine, raw, 0), sync(full, raw, 0)
         fast = sync(engine, raw, 1)
         with monkeypatch.context() as patch:
-            patch.setattr("etl.pipeline._same_observation", lambda *args: False)
+            patch.setattr("etl.store.observe._same_payload", lambda *args: False)
             slow = sync(full, raw, 1)
         assert natural_history(engine) == natural_history(full)
         assert _seen(engine, "openai/gpt-4o") == (True, at(1))
@@ -132,7 +132,7 @@ class TestIdempotence:
         with engine.connect() as connection:
             before = set(connection.execute(select(models_table.c.source_hash)).scalars())
         monkeypatch.setattr("etl.ingest.normalize.NORMALIZATION_VERSION", 99)
-        monkeypatch.setattr("etl.pipeline.NORMALIZATION_VERSION", 99)
+        monkeypatch.setattr("etl.store.observe.NORMALIZATION_VERSION", 99)
         monkeypatch.setattr("etl.store.runs.NORMALIZATION_VERSION", 99)
         result = sync(engine, raw, 1)
         assert result.ok and result.models_seen == 2
@@ -390,7 +390,7 @@ class TestMassRemovalGuard:
 
     def test_empty_catalog_of_a_configured_provider_is_held(self, engine: Engine) -> None:
         """An empty model list from a provider that says it is configured retires nothing."""
-        sync(engine, [model("a/one")], 0)
+        sync(engine, [model(f"a/m{i}") for i in range(6)], 0)
         empty = json.dumps({"text": [{"provider": "openrouter", "configured": True, "models": []}]})
         result = sync(engine, empty.encode(), 1)
         assert result.status == "held"

@@ -33,7 +33,12 @@ def build_catalog(raw: RawCatalog, known: Mapping[tuple[str, str], str] | None =
     """
     catalog = Catalog(raw.shape, dict(raw.providers), [], warnings=list(raw.warnings))
     groups: dict[tuple[str, str], list[RawRecord]] = defaultdict(list)
+    unconfigured = {name for name, configured in raw.providers.items() if not configured}
+    ignored: dict[str, int] = defaultdict(int)
     for index, record in enumerate(raw.records):
+        if record.provider in unconfigured:
+            ignored[record.provider] += 1
+            continue
         model = record.document.get("id") if isinstance(record.document, dict) else None
         if not isinstance(model, str) or not model:
             catalog.warnings.append(f"skipped entry {index} of {record.provider}: it has no id")
@@ -50,6 +55,12 @@ def build_catalog(raw: RawCatalog, known: Mapping[tuple[str, str], str] | None =
         except RecordRejected as error:
             catalog.listed_but_rejected.add(key)
             catalog.warnings.append(f"skipped {key[1]!r}: {error}; its previous state is kept")
+    for provider, count in sorted(ignored.items()):
+        # A provider without a key says nothing reliable about its models: nothing of what
+        # it lists is applied, so no model appears, changes or goes on its word.
+        catalog.warnings.append(
+            f"ignored {count} models listed under {provider}, which says it is not configured"
+        )
     return catalog
 
 

@@ -341,7 +341,7 @@ class Service:
             provider=job.provider,
             max_removed_share=job.max_removed_share,
             on_start=self._run_started,
-            sleep=self._sleep,
+            fetch={"sleep": self._sleep},
         )
 
     def _run_started(self, run_id: int) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, or_, select, update
 
 from etl.db.bulk import chunked, insert_rows
 from etl.db.tables import (
@@ -120,3 +120,39 @@ def mark_seen(connection: Connection, complete: Iterable[str], observed_at: date
             .where(providers_table.c.name.in_(names))
             .values(last_observed_at=observed_at)
         )
+
+
+def seen_before(connection: Connection, complete: Iterable[str], observed_at: datetime) -> None:
+    """A late observation that lists what the one before it listed: the models of these
+    providers were seen at ``observed_at`` too. Intervals that closed after it were last
+    seen then (if not later), and so were the providers."""
+    names = sorted(complete)
+    if not names:
+        return
+    availability = model_availability_table
+    of_providers = (
+        select(models_table.c.id)
+        .join(providers_table, providers_table.c.id == models_table.c.provider_id)
+        .where(providers_table.c.name.in_(names))
+    )
+    connection.execute(
+        update(availability)
+        .where(
+            availability.c.valid_from <= observed_at,
+            availability.c.valid_to > observed_at,
+            availability.c.last_seen_at < observed_at,
+            availability.c.model_id.in_(of_providers),
+        )
+        .values(last_seen_at=observed_at)
+    )
+    connection.execute(
+        update(providers_table)
+        .where(
+            providers_table.c.name.in_(names),
+            or_(
+                providers_table.c.last_observed_at.is_(None),
+                providers_table.c.last_observed_at < observed_at,
+            ),
+        )
+        .values(last_observed_at=observed_at)
+    )

@@ -1,26 +1,29 @@
-"""Re-derive the normalized history from the raw payload archive.
+"""The history as a function of its observations: merging new ones into the timeline, and
+re-deriving it from the raw payload archive.
 
-The history is a function of the observations (succeeded runs and their archived payloads)
-taken in time order. Re-deriving it means: delete every table the archive can rebuild,
-then apply each observation again, in order. Backfills of older snapshots, syncs that
-arrive out of order and ``catalog-etl rebuild`` all come down to this, so the result is
-always exactly what syncing every observation in time order would have built.
+The history is what applying every observation (succeeded runs and their archived
+payloads) in time order builds. An observation older than the history's end is merged by
+rewinding the derived tables to its time (:mod:`etl.store.rewind`) and applying it and the
+observations after it again: the cost follows what comes after it. ``catalog-etl rebuild``
+starts from nothing and applies every observation: the reference the merge is tested
+against, table by table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sized
+from collections.abc import Callable, Collection, Iterable, Sized
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Connection, delete, func, select, update
 
 from etl.db.tables import metadata, model_versions_table, prices_table, sync_runs_table
-from etl.errors import SyncHeld
 from etl.ingest.normalize import NORMALIZATION_VERSION
 from etl.ingest.shapes import RawCatalog, parse_catalog
 from etl.store.archive import load_payload
-from etl.store.load import LoadCounts, apply_catalog
+from etl.store.guard import RemovalGuard
+from etl.store.load import Applied, LoadCounts, apply_catalog
+from etl.store.rewind import rewind
 from etl.times import utcnow
 
 Progress = Callable[[str, int, int], None]
@@ -45,21 +48,27 @@ class Observation:
     catalog: RawCatalog | None = None
     """Already parsed (new observations); read from the archive otherwise."""
     source: str | None = None
-    """Set for new observations: only they can be held by the mass-removal guard."""
+    """Set for new observations: only they are looked at by the mass-removal guard."""
+    held: dict[str, str] | None = None
+    """Providers the guard held when the run was first applied: held again on replay."""
 
 
 @dataclass
 class Outcome:
     status: str
-    """``succeeded`` or ``held``."""
+    """``succeeded``, or ``held`` when every provider of the catalog was held."""
     counts: LoadCounts
     warnings: list[str]
-    error: str | None = None
+    held: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def error(self) -> str | None:
+        return "; ".join(self.held.values()) if self.status == "held" else None
 
 
 @dataclass
 class Replayed:
-    """What re-deriving the history did."""
+    """What merging or re-deriving did."""
 
     observations: int = 0
     versions_written: int = 0
@@ -70,47 +79,81 @@ class Replayed:
     """Per run id."""
 
 
-def recorded(connection: Connection) -> list[Observation]:
-    """Every observation in the history: the succeeded runs that applied a payload."""
-    rows = connection.execute(
+def outcome_of(applied: Applied, providers: Collection[str]) -> Outcome:
+    """A run's outcome: ``held`` when the guard held every provider the catalog spoke for
+    (nothing applied), else ``succeeded``, with what was held."""
+    if applied.held and set(providers) <= set(applied.held):
+        return Outcome("held", LoadCounts(), applied.catalog.warnings, applied.held)
+    return Outcome("succeeded", applied.counts, applied.catalog.warnings, applied.held)
+
+
+def recorded(connection: Connection, since: datetime | None = None) -> list[Observation]:
+    """The observations in the history (from ``since`` on): the succeeded runs that applied
+    a payload, the first one at each time."""
+    runs = sync_runs_table
+    query = (
         select(
-            sync_runs_table.c.id,
-            sync_runs_table.c.observed_at,
-            sync_runs_table.c.payload_sha256,
-            sync_runs_table.c.default_provider,
+            runs.c.id,
+            runs.c.observed_at,
+            runs.c.payload_sha256,
+            runs.c.default_provider,
+            runs.c.held_providers,
         )
-        .where(
-            sync_runs_table.c.status == "succeeded", sync_runs_table.c.payload_sha256.is_not(None)
-        )
-        .order_by(sync_runs_table.c.observed_at, sync_runs_table.c.id)
-    ).all()
+        .where(runs.c.status == "succeeded", runs.c.payload_sha256.is_not(None))
+        .order_by(runs.c.observed_at, runs.c.id)
+    )
+    if since is not None:
+        query = query.where(runs.c.observed_at >= since)
     observations: list[Observation] = []
-    for run_id, observed_at, sha256, provider in rows:
+    for run_id, observed_at, sha256, provider, held in connection.execute(query).all():
         assert observed_at is not None and sha256 is not None  # succeeded runs have both
         if observations and observations[-1].observed_at == observed_at:
             continue  # the same observation re-run: it applied nothing
-        observations.append(Observation(run_id, observed_at, sha256, provider))
+        observations.append(Observation(run_id, observed_at, sha256, provider, held=held))
     return observations
+
+
+def merge(
+    connection: Connection,
+    new: list[Observation],
+    *,
+    guard: RemovalGuard | None = None,
+    progress: Progress | None = None,
+    start: datetime | None = None,
+) -> Replayed:
+    """Merge observations into the timeline: rewind to the earliest of them (or ``start``)
+    and apply the observations from there on, recorded and new, in time order.
+
+    ``guard`` looks at the new observations only: the others were accepted."""
+    times = [observation.observed_at for observation in new]
+    if start is not None:
+        times.append(start)
+    moment = min(times)
+    following = recorded(connection, since=moment)
+    before = _row_counts(connection, since=moment)
+    rewind(connection, moment)
+    observations = sorted([*following, *new], key=lambda o: o.observed_at)
+    report = replay(connection, observations, guard=guard, progress=progress)
+    after = _row_counts(connection, since=moment)
+    report.versions_written = after[0] - before[0]
+    report.price_rows_written = after[1] - before[1]
+    return report
 
 
 def rederive(
     connection: Connection,
     new: list[Observation],
     *,
-    max_removed_share: float | None = None,
+    guard: RemovalGuard | None = None,
     progress: Progress | None = None,
 ) -> Replayed:
-    """Rebuild every derived table from the recorded observations plus ``new`` ones.
-
-    ``max_removed_share`` guards the new observations only: the others were accepted.
-    """
+    """Rebuild every derived table from nothing: the recorded observations plus ``new``
+    ones, applied in time order."""
     observations = sorted([*recorded(connection), *new], key=lambda o: o.observed_at)
     before = _row_counts(connection)
     for table in DERIVED_TABLES:
         connection.execute(delete(table))
-    report = replay(
-        connection, observations, max_removed_share=max_removed_share, progress=progress
-    )
+    report = replay(connection, observations, guard=guard, progress=progress)
     after = _row_counts(connection)
     report.versions_written = after[0] - before[0]
     report.price_rows_written = after[1] - before[1]
@@ -121,41 +164,33 @@ def replay(
     connection: Connection,
     observations: Iterable[Observation],
     *,
-    max_removed_share: float | None = None,
+    guard: RemovalGuard | None = None,
     progress: Progress | None = None,
 ) -> Replayed:
     """Apply observations in the given order on top of what is stored; ``progress`` is told
-    how far it got when they are a list."""
+    how far it got when they are a list. Counts only the observations applied."""
     report = Replayed()
-    before = _row_counts(connection)
     parsed: dict[tuple[str, str], RawCatalog] = {}
     total = len(observations) if isinstance(observations, Sized) else None
     for number, observation in enumerate(observations, start=1):
         if progress and total is not None:
             progress("applying", number, total)
         catalog = observation.catalog or _archived(connection, observation, parsed)
-        guard = max_removed_share if observation.source is not None else None
-        try:
-            with connection.begin_nested():
-                counts, applied = apply_catalog(
-                    connection,
-                    catalog,
-                    observed_at=observation.observed_at,
-                    run_id=observation.run_id,
-                    max_removed_share=guard,
-                )
-            outcome = Outcome("succeeded", counts, applied.warnings)
-            report.observations += 1
-        except SyncHeld as held:
-            outcome = Outcome("held", LoadCounts(), catalog.warnings, str(held))
+        applied = apply_catalog(
+            connection,
+            catalog,
+            observed_at=observation.observed_at,
+            run_id=observation.run_id,
+            guard=guard if observation.source is not None else None,
+            hold=observation.held,
+        )
+        outcome = outcome_of(applied, catalog.providers)
+        report.observations += outcome.status == "succeeded"
         report.outcomes[observation.run_id] = outcome
         _close_run(connection, observation.run_id, catalog.providers, outcome)
         # Freed before the next one is read: memory stays that of one catalog.
         observation.catalog = None
         del catalog
-    after = _row_counts(connection)
-    report.versions_written = after[0] - before[0]
-    report.price_rows_written = after[1] - before[1]
     return report
 
 
@@ -182,6 +217,7 @@ def _close_run(
             providers=providers,
             warnings=outcome.warnings,
             error=outcome.error,
+            held_providers=outcome.held or None,
             **asdict(outcome.counts),
         )
     )
@@ -191,9 +227,12 @@ def _close_run(
     )
 
 
-def _row_counts(connection: Connection) -> tuple[int, int]:
-    versions = connection.execute(
-        select(func.count()).select_from(model_versions_table)
-    ).scalar_one()
-    prices = connection.execute(select(func.count()).select_from(prices_table)).scalar_one()
-    return versions, prices
+def _row_counts(connection: Connection, since: datetime | None = None) -> tuple[int, int]:
+    """Version and price rows (that began at or after ``since``: an index tells)."""
+    counts = []
+    for table in (model_versions_table, prices_table):
+        query = select(func.count()).select_from(table)
+        if since is not None:
+            query = query.where(table.c.valid_from >= since)
+        counts.append(connection.execute(query).scalar_one())
+    return counts[0], counts[1]

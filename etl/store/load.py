@@ -9,6 +9,7 @@ commits: the caller's transaction makes the whole sync apply completely or not a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -34,7 +35,7 @@ from etl.store.availability import (
     open_availability,
     record_provider_states,
 )
-from etl.store.guard import guard_removals
+from etl.store.guard import RemovalGuard
 from etl.store.versions import write_versions
 
 
@@ -61,23 +62,36 @@ class _Changes:
     price_changes: int = 0
 
 
+@dataclass
+class Applied:
+    """What applying one catalog did."""
+
+    counts: LoadCounts
+    catalog: Catalog
+    """The normalized catalog, with its warnings."""
+    held: dict[str, str]
+    """Providers kept as they were, each with the reason (see :mod:`etl.store.guard`)."""
+
+
 def apply_catalog(
     connection: Connection,
     raw: RawCatalog,
     *,
     observed_at: datetime,
     run_id: int,
-    max_removed_share: float | None = None,
+    guard: RemovalGuard | None = None,
+    hold: Mapping[str, str] | None = None,
     consume: bool = False,
-) -> tuple[LoadCounts, Catalog]:
+) -> Applied:
     """Write what ``raw`` changes, observed at ``observed_at``, on behalf of run ``run_id``.
 
     Records whose raw form is the one applied last are not validated again; the others are
-    validated and normalized (:func:`~etl.ingest.validate.build_catalog`), then compared with the
-    stored state. Returns the counts and the normalized catalog (with its warnings).
+    validated and normalized (:func:`~etl.ingest.validate.build_catalog`), then compared with
+    the stored state.
 
-    ``max_removed_share``: raise :class:`~etl.errors.SyncHeld` instead of closing the
-    availability of more than this share of a provider's available models.
+    ``guard``: hold the providers whose catalog would retire too many models.
+    ``hold``: providers to keep as they were whatever their catalog says (a run replayed as
+    it was first applied), with the reason.
     ``consume``: empty ``raw.records`` once they are normalized, so that the parsed payload
     is freed before the rows are written (a third less peak memory on a large first load);
     only for a caller that holds no other reference to the parsed document.
@@ -92,8 +106,12 @@ def apply_catalog(
     if consume:
         raw.records.clear()
     listed, complete, gone = _listing(catalog, known)
-    if max_removed_share is not None:
-        guard_removals(known, gone, max_removed_share)
+    held = dict(hold or {})
+    if guard is not None:
+        held.update(guard.held(known, gone))
+    if held:
+        catalog, known = _without(held, catalog, known)
+        listed, complete, gone = _listing(catalog, known)
     record_provider_states(connection, catalog.providers, provider_ids, observed_at, run_id)
 
     fresh, changed, returning = _sort_records(catalog, known)
@@ -114,7 +132,27 @@ def apply_catalog(
         versions_written=len(changes.versions),
         price_changes=changes.price_changes,
     )
-    return counts, catalog
+    return Applied(counts, catalog, held)
+
+
+def _without(
+    held: Mapping[str, str], catalog: Catalog, known: dict[tuple[str, str], Any]
+) -> tuple[Catalog, dict[tuple[str, str], Any]]:
+    """The catalog and the stored models without the held providers: as if the catalog
+    had not spoken for them."""
+
+    def kept(keys: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        return {key for key in keys if key[0] not in held}
+
+    trimmed = Catalog(
+        catalog.shape,
+        {name: on for name, on in catalog.providers.items() if name not in held},
+        [record for record in catalog.records if record.provider not in held],
+        listed_but_rejected=kept(catalog.listed_but_rejected),
+        unchanged=kept(catalog.unchanged),
+        warnings=[*catalog.warnings, *(held[name] for name in sorted(held))],
+    )
+    return trimmed, {key: row for key, row in known.items() if key[0] not in held}
 
 
 def _known_models(
@@ -194,6 +232,7 @@ def _add_new_models(
                 "first_seen_at": observed_at,
                 "available": True,
                 "source_hash": record.source_hash,
+                "source_hash_at": observed_at,
             }
             for record in fresh
         ],
@@ -246,7 +285,7 @@ def _write(connection: Connection, changes: _Changes, observed_at: datetime, run
         connection.execute(
             update(models_table)
             .where(models_table.c.id == bindparam("model_id"))
-            .values(source_hash=bindparam("source_hash")),
+            .values(source_hash=bindparam("source_hash"), source_hash_at=observed_at),
             [{"model_id": i, "source_hash": h} for i, h in changes.source_hashes],
         )
     if changes.prices:

@@ -8,11 +8,11 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Row, insert, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from etl.db.engine import describe_error
 from etl.db.tables import RUN_COUNTS, sync_runs_table
-from etl.errors import DatabaseUnavailable
+from etl.errors import DatabaseUnavailable, SyncBusy
 from etl.ingest.normalize import NORMALIZATION_VERSION
 from etl.times import iso, utcnow
 
@@ -23,7 +23,8 @@ class SyncResult:
 
     run_id: int
     status: str
-    """``succeeded``, ``failed``, ``held`` (mass-removal guard) or ``skipped`` (locked)."""
+    """``succeeded``, ``failed``, ``held`` (every provider held by the mass-removal guard) or
+    ``skipped`` (another sync held the lock, or another replica claimed the tick)."""
     observed_at: datetime | None
     source: str | None
     shape: str | None = None
@@ -43,6 +44,8 @@ class SyncResult:
     """For a failed run: whether trying again later may succeed (timeouts, 5xx)."""
     providers: dict[str, bool] | None = None
     """The providers the catalog spoke for, and whether each said it is configured."""
+    held_providers: dict[str, str] | None = None
+    """Providers the mass-removal guard kept as they were, each with the reason."""
 
     @property
     def ok(self) -> bool:
@@ -54,25 +57,68 @@ class SyncResult:
         return data
 
 
-def start_run(engine: Engine, source: str | None, provider: str, observed_at: datetime) -> int:
-    """Record a new ``running`` run in a transaction of its own; its id."""
+class TickClaimed(SyncBusy):
+    """Another ``serve`` replica claimed this scheduled tick: it fetches, this one does not."""
+
+    def __init__(self, message: str, run_id: int) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+        """The ``skipped`` run recorded for this replica."""
+
+
+def start_run(
+    engine: Engine,
+    source: str | None,
+    provider: str,
+    observed_at: datetime,
+    *,
+    tick_at: datetime | None = None,
+) -> int:
+    """Record a new ``running`` run in a transaction of its own; its id.
+
+    ``tick_at``: the scheduled tick this run claims. The first run to claim a tick gets it;
+    any other is recorded ``skipped`` at once and :class:`TickClaimed` raised, so that one
+    replica per tick contacts the upstream."""
+    values: dict[str, Any] = {
+        "source": source,
+        "default_provider": provider,
+        "observed_at": observed_at,
+        "started_at": utcnow(),
+        "warnings": [],
+    }
     try:
-        with engine.begin() as connection:
-            run_id: int = connection.execute(
-                insert(sync_runs_table)
-                .values(
-                    status="running",
-                    source=source,
-                    default_provider=provider,
-                    observed_at=observed_at,
-                    started_at=utcnow(),
-                    warnings=[],
-                )
-                .returning(sync_runs_table.c.id)
-            ).scalar_one()
+        try:
+            return _insert_run(engine, status="running", tick_at=tick_at, **values)
+        except IntegrityError:
+            claimant = _tick_claimant(engine, tick_at)
+            if claimant is None:
+                raise
+        assert tick_at is not None  # only a claimed tick has a claimant
+        reason = f"tick {iso(tick_at)} was claimed by run {claimant}: skipped, nothing fetched"
+        skipped = _insert_run(
+            engine, status="skipped", finished_at=values["started_at"], error=reason, **values
+        )
     except SQLAlchemyError as error:
         raise DatabaseUnavailable(f"cannot record the run: {describe_error(error)}") from None
+    raise TickClaimed(reason, skipped)
+
+
+def _insert_run(engine: Engine, **values: Any) -> int:
+    with engine.begin() as connection:
+        run_id: int = connection.execute(
+            insert(sync_runs_table).values(**values).returning(sync_runs_table.c.id)
+        ).scalar_one()
     return run_id
+
+
+def _tick_claimant(engine: Engine, tick_at: datetime | None) -> int | None:
+    if tick_at is None:
+        return None
+    with engine.connect() as connection:
+        claimant: int | None = connection.execute(
+            select(sync_runs_table.c.id).where(sync_runs_table.c.tick_at == tick_at)
+        ).scalar()
+    return claimant
 
 
 _RUN_COLUMNS = (
@@ -86,22 +132,30 @@ _RUN_COLUMNS = (
     "warnings",
     "error",
     "providers",
+    "held_providers",
 )
 
 
-def finish_run(connection: Connection, result: SyncResult) -> None:
-    """Write a run's outcome, counts and warnings to its row."""
+def finish_run(connection: Connection, result: SyncResult, *, only_running: bool = False) -> bool:
+    """Write a run's outcome, counts and warnings to its row; with ``only_running``, only
+    if the row still says ``running``. True when the row was written."""
     values = {name: getattr(result, name) for name in _RUN_COLUMNS}
     version = NORMALIZATION_VERSION if result.ok else None
-    connection.execute(
-        update(sync_runs_table)
-        .where(sync_runs_table.c.id == result.run_id)
-        .values(finished_at=utcnow(), normalization_version=version, **values)
+    row = update(sync_runs_table).where(sync_runs_table.c.id == result.run_id)
+    if only_running:
+        row = row.where(sync_runs_table.c.status == "running")
+    done = connection.execute(
+        row.values(finished_at=utcnow(), normalization_version=version, **values)
     )
+    return bool(done.rowcount)
 
 
 def record_failure(engine: Engine, result: SyncResult) -> None:
-    """Record a run that did not apply, after its transaction was rolled back."""
+    """Record a run that did not apply, after its transaction was rolled back.
+
+    Only a run still ``running`` becomes ``failed``. A commit whose acknowledgement was lost
+    (the connection dropped as the database committed) left its run ``succeeded``: then the
+    run is what the database says, and ``result`` is filled in from its row."""
     # Nothing of the rolled-back transaction may show in the run row.
     for name in ("models_seen", "added", "removed", "returned", "versions_written"):
         setattr(result, name, 0)
@@ -110,16 +164,30 @@ def record_failure(engine: Engine, result: SyncResult) -> None:
         result.status = "failed"
     try:
         with engine.begin() as connection:
-            finish_run(connection, result)
+            if not finish_run(connection, result, only_running=True):
+                _read_back(connection, result)
     except SQLAlchemyError as error:
         raise DatabaseUnavailable(
             f"{result.error}; the failure could not be recorded: {describe_error(error)}"
         ) from None
 
 
-def latest_run(connection: Connection) -> Row[Any] | None:
-    """The succeeded run with the latest observation time: the end of the history."""
-    latest = connection.execute(
+def _read_back(connection: Connection, result: SyncResult) -> None:
+    row = connection.execute(
+        select(sync_runs_table).where(sync_runs_table.c.id == result.run_id)
+    ).one()
+    lost = result.error
+    for name in _RUN_COLUMNS:
+        setattr(result, name, getattr(row, name))
+    result.retryable = False
+    if result.status in ("succeeded", "held"):
+        result.warnings = [*result.warnings, f"the run had committed, though: {lost}"]
+
+
+def latest_run(connection: Connection, before: datetime | None = None) -> Row[Any] | None:
+    """The succeeded run with the latest observation time (before ``before``): the end of
+    the history (or the observation just before a time)."""
+    query = (
         select(
             sync_runs_table.c.observed_at,
             sync_runs_table.c.payload_sha256,
@@ -129,13 +197,16 @@ def latest_run(connection: Connection) -> Row[Any] | None:
             sync_runs_table.c.providers,
             sync_runs_table.c.models_seen,
             sync_runs_table.c.warnings,
+            sync_runs_table.c.held_providers,
         )
         .where(sync_runs_table.c.status == "succeeded", sync_runs_table.c.observed_at.is_not(None))
         # The first run at a time is the one that applied it; a re-run there applied nothing.
         .order_by(sync_runs_table.c.observed_at.desc(), sync_runs_table.c.id)
         .limit(1)
-    ).first()
-    return cast("Row[Any] | None", latest)
+    )
+    if before is not None:
+        query = query.where(sync_runs_table.c.observed_at < before)
+    return cast("Row[Any] | None", connection.execute(query).first())
 
 
 def abandon_run(engine: Engine, run_id: int, reason: str) -> bool:
