@@ -53,7 +53,13 @@ class Settings:
     """Extra attempts after a failed request that may succeed later (timeouts, 429, 5xx)."""
 
     max_removed_share: float = 0.25
-    """Hold a sync that would retire more than this share of a provider's models."""
+    """Hold a provider whose catalog would retire more than this share of its models..."""
+
+    mass_removal_floor: int = 5
+    """...and at least this many of them (fewer never holds)."""
+
+    max_clock_skew: float = 300.0
+    """Seconds an observation may lie in the future; further, it is refused."""
 
     lock_timeout: float = 0.0
     """Seconds a sync waits for another one to finish before it is skipped."""
@@ -70,6 +76,8 @@ class Settings:
         _check(self.retries >= 0, "retries", "must not be negative")
         _check(0 <= self.max_removed_share <= 1, "max_removed_share", "must be from 0 to 1")
         _check(self.lock_timeout >= 0, "lock_timeout", "must not be negative")
+        _check(self.mass_removal_floor >= 1, "mass_removal_floor", "must be at least 1")
+        _check(self.max_clock_skew >= 0, "max_clock_skew", "must not be negative")
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None, **given: Any) -> Settings:

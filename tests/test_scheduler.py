@@ -19,8 +19,9 @@ from etl.db.engine import make_engine
 from etl.db.tables import models_table, sync_runs_table
 from etl.pipeline import sync_bytes
 from etl.service.engines import SyncInterrupted, interruptible, migrate_database
+from etl.service.job import JOB_ID, build_scheduler
 from etl.service.metrics import Metrics
-from etl.service.scheduler import JOB_ID, Service, ServiceConfig, SyncJob, build_scheduler
+from etl.service.scheduler import Service, ServiceConfig, SyncJob
 from etl.service.schedules import (
     EveryTrigger,
     ScheduleError,

@@ -400,6 +400,54 @@ class TestServeProcess:
         for replica in replicas:
             assert any(e.get("event") == "sync" for e in replica.events())
 
+    @pytest.mark.parametrize("replicas", [2, 3])
+    def test_replicas_claim_each_tick_before_fetching(
+        self,
+        engine: Engine,
+        database_url: str,
+        httpserver: HTTPServer,
+        start_serve: Callable[..., ServeProcess],
+        replicas: int,
+    ) -> None:
+        """Two or three replicas with one schedule on one database: each tick is fetched
+        once and applied once; the other replicas record it `skipped` without contacting
+        the upstream."""
+        catalog = Catalog(httpserver)
+        started = [
+            start_serve(database_url, "--every", "2s", "--url", catalog.url)
+            for _ in range(replicas)
+        ]
+
+        def ticks() -> list[Any]:
+            with engine.connect() as connection:
+                return list(
+                    connection.execute(
+                        select(
+                            sync_runs_table.c.status,
+                            sync_runs_table.c.tick_at,
+                            sync_runs_table.c.error,
+                        )
+                    ).all()
+                )
+
+        def claimed() -> list[Any]:
+            return [run for run in ticks() if run.tick_at is not None]
+
+        wait_until(lambda: len(claimed()) >= 5, "five claimed ticks", 4 * WAIT, *started)
+        for replica in started:
+            replica.process.send_signal(signal.SIGTERM)
+        for replica in started:
+            assert replica.exit_code() == 0, replica.output
+        runs_now, claims = ticks(), claimed()
+        assert {run.status for run in claims} == {"succeeded"}
+        assert catalog.requests == len(claims)  # one request per tick, whatever the replicas
+        skipped = [run for run in runs_now if run.status == "skipped"]
+        assert all("claimed by run" in (run.error or "") for run in skipped)
+        # Every tick after the first (all replicas were up by then) was skipped by the others.
+        assert len(skipped) >= (replicas - 1) * (len(claims) - 1)
+        assert len(runs_now) == len(claims) + len(skipped)
+        assert_each_payload_applied_once(engine, catalog)
+
 
 class TestWithoutTheLock:
     @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)

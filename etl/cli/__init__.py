@@ -15,7 +15,7 @@ COMMANDS = {
     "demo": "sync",
     "models": "read",
     "diff": "read",
-    "runs": "read",
+    "runs": "runs",
     "history": "reports",
     "prices": "reports",
     "report": "reports",

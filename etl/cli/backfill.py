@@ -118,7 +118,8 @@ def backfill(
     snapshots = file_snapshots(paths, time_from=time_from, time_pattern=time_pattern)  # type: ignore[arg-type]
     if git_repo and git_path:
         snapshots += git_snapshots(git_repo, git_path)
-    share = None if allow_mass_removal else settings_from().max_removed_share
+    settings = settings_from()
+    share = None if allow_mass_removal else settings.max_removed_share
     with database(database_url, create=True) as engine, _progress_bar() as progress:
         report = run_backfill(
             engine,
@@ -126,6 +127,8 @@ def backfill(
             provider=provider or DEFAULT_PROVIDER,
             strict=strict,
             max_removed_share=share,
+            mass_removal_floor=settings.mass_removal_floor,
+            max_clock_skew=settings.max_clock_skew,
             progress=progress,
         )
     document = report.to_json()

@@ -1,4 +1,4 @@
-"""Commands that read the history: models, diff, runs."""
+"""Commands that read the history: models, diff."""
 
 from __future__ import annotations
 
@@ -90,18 +90,3 @@ def diff(
         lambda: change_document(report),
         lambda: csv_out.changes(report),
     )
-
-
-@click.command()
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
-@database_option
-@format_option
-@handle_errors
-def runs(limit: int, database_url: str | None, output_format: str) -> None:
-    """List sync runs, newest first: status, counts, errors."""
-    from etl.read.queries import runs_report
-    from etl.reports import terminal
-
-    with database(database_url) as engine, engine.connect() as connection:
-        report = runs_report(connection, limit)
-    (terminal.print_json if output_format == "json" else terminal.runs)(make_console(), report)

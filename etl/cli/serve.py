@@ -189,6 +189,7 @@ def serve(
         fetch_settings=fetch_settings_from(settings),
         provider=settings.provider or DEFAULT_PROVIDER,
         max_removed_share=settings.max_removed_share,
+        mass_removal_floor=settings.mass_removal_floor,
     )
     config = ServiceConfig(
         database_url=settings.database_url,

@@ -68,8 +68,8 @@ def sync(
     """Sync one catalog, from a file or a URL, and print what changed.
 
     Exit code 0 when applied (or nothing changed, or skipped because another sync was
-    applying), 1 when the sync failed, 3 when it was held because it would remove too many
-    models.
+    applying), 1 when the sync failed, 3 when the mass-removal guard held a provider (or
+    all of them) because its catalog would remove too many models.
 
     \b
     Examples:
@@ -93,6 +93,8 @@ def sync(
         "observed_at": observed_at,
         "provider": provider or settings.provider or DEFAULT_PROVIDER,
         "max_removed_share": None if allow_mass_removal else settings.max_removed_share,
+        "mass_removal_floor": settings.mass_removal_floor,
+        "max_clock_skew": settings.max_clock_skew,
         "lock_timeout": settings.lock_timeout,
     }
     with database(settings.database_url, create=True) as engine:
@@ -104,7 +106,7 @@ def sync(
             token = settings.token()
             result = sync_url(engine, url, token=token, fetch_settings=fetch_settings, **options)
     _print_result(result.to_json(), output_format)
-    if result.status == "held":
+    if result.status == "held" or result.held_providers:
         sys.exit(EXIT_HELD)
     if result.status == "failed":
         sys.exit(EXIT_FAILED)

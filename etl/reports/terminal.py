@@ -107,6 +107,8 @@ def sync_result(console: Console, result: dict[str, Any]) -> None:
     if result.get("error"):
         console.print(f"[red]error:[/] {result['error']}", highlight=False)
     if status == "succeeded":
+        for reason in (result.get("held_providers") or {}).values():
+            console.print(f"[yellow]held:[/] {reason}", highlight=False)
         console.print(
             f"{result['models_seen']} models seen: {result['added']} added, "
             f"{result['removed']} removed, {result['returned']} returned; "

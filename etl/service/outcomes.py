@@ -28,6 +28,7 @@ _RESULT_FIELDS = (
     *RUN_COUNTS,
     "error",
     "retryable",
+    "held_providers",
 )
 
 
@@ -47,11 +48,16 @@ def log_result(result: SyncResult, duration: float) -> None:
         )
         if result.warnings:
             message += f"; {len(result.warnings)} warnings (see catalog-etl runs)"
+        if result.held_providers:
+            message += "; " + "; ".join(result.held_providers.values())
     else:
         message = f"run {result.run_id} {result.status} in {duration:.2f} s: {result.error}"
         if result.status == "failed":
             message += "; next tick tries again" if result.retryable else ""
-    logger.log(_STATUS_LEVELS[result.status], "%s", message, extra={"fields": fields})
+    level = _STATUS_LEVELS[result.status]
+    if result.held_providers:
+        level = max(level, logging.WARNING)
+    logger.log(level, "%s", message, extra={"fields": fields})
 
 
 def log_unrecorded(error: str, duration: float) -> None:

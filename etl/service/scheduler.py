@@ -1,21 +1,15 @@
 """``catalog-etl serve``: sync on a schedule (APScheduler 3), safely, for as long as it runs.
 
-The schedule is one job with a fixed id (:data:`JOB_ID`) on a ``BackgroundScheduler`` with a
-single worker thread, added with settings chosen on purpose:
-
-* ``max_instances=1``: a tick that comes while the previous sync still runs is dropped (with
-  a warning from APScheduler), never run beside it.
-* ``coalesce=True``: after a pause (a suspended machine, a sync longer than the period) the
-  runs that were missed become one run, not a burst.
-* ``misfire_grace_time`` = the schedule's period, explicitly: APScheduler 3's default of 1 s
-  silently drops a run that starts a second late. With coalescing this means "once late,
-  run once, as soon as possible".
+The schedule is one APScheduler job (:mod:`etl.service.job`, where each of its settings is
+explained).
 
 ``--every`` ticks fall on multiples of the interval since the Unix epoch (1h: at every full
 hour UTC; 15m: at :00, :15, :30, :45), so replicas with the same schedule tick together and
-the sync lock (:mod:`etl.store.locks`) lets exactly one of them apply; ``--run-now`` adds a run at
-start without shifting that alignment. ``--cron`` is standard 5-field cron (0 or 7 is
-Sunday; a restricted day of month and day of week match either), in ``--timezone``.
+each tick is claimed in the database before anything is fetched: exactly one replica
+fetches and applies it, the others record a ``skipped`` run. ``--run-now`` adds a run at
+start (claiming no tick) without shifting that alignment. ``--cron`` is standard 5-field
+cron (0 or 7 is Sunday; a restricted day of month and day of week match either), in
+``--timezone``.
 
 Every tick uses a fresh engine, disposed afterwards, so a database that went away and came
 back costs one failed tick and nothing else. A tick that cannot even record its run (the
@@ -46,8 +40,6 @@ from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
 
-from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
@@ -56,13 +48,20 @@ from etl.db.engine import describe_error, display_url
 from etl.errors import DatabaseUnavailable
 from etl.ingest.fetch import FetchSettings, safe_url
 from etl.ingest.shapes import DEFAULT_PROVIDER
-from etl.pipeline import DEFAULT_MAX_REMOVED_SHARE, SyncResult, abandon_run, sync_url
+from etl.pipeline import (
+    DEFAULT_MASS_REMOVAL_FLOOR,
+    DEFAULT_MAX_REMOVED_SHARE,
+    SyncResult,
+    abandon_run,
+    sync_url,
+)
 from etl.service.engines import (
     SyncInterrupted,
     interruptible,
     prepare_schema,
     service_engine,
 )
+from etl.service.job import JOB_ID, build_scheduler
 from etl.service.metrics import Metrics
 from etl.service.outcomes import log_result, log_unrecorded
 from etl.service.registration import Registration
@@ -73,35 +72,11 @@ from etl.times import iso
 
 logger = logging.getLogger("etl.serve")
 
-JOB_ID = "catalog-etl-sync"
-"""The one scheduled job."""
 DEFAULT_GRACE_PERIOD = 30.0
+CLAIMED_TICK_LOCK_WAIT = 60.0
+"""Seconds a claimed tick waits for the sync lock (a cron sync, a backfill) before skipping."""
 HARD_STOP_SECONDS = 10.0
 """After the grace period, how long a sync gets to roll back before the process exits."""
-
-
-def build_scheduler(schedule: Schedule, tick: Callable[[], None], *, run_now: bool = False) -> Any:
-    """A ``BackgroundScheduler`` (not started) with one worker thread and the one sync job
-    (see the module documentation for why each setting)."""
-    scheduler = BackgroundScheduler(
-        timezone=schedule.timezone,
-        executors={"default": ThreadPoolExecutor(max_workers=1)},
-    )
-    options: dict[str, Any] = {}
-    if run_now:
-        options["next_run_time"] = datetime.now(schedule.timezone)
-    scheduler.add_job(
-        tick,
-        trigger=schedule.trigger,
-        id=JOB_ID,
-        name="sync",
-        max_instances=1,
-        coalesce=True,
-        misfire_grace_time=schedule.misfire_grace_time,
-        replace_existing=True,
-        **options,
-    )
-    return scheduler
 
 
 @dataclass(frozen=True)
@@ -113,6 +88,7 @@ class SyncJob:
     fetch_settings: FetchSettings = field(default_factory=FetchSettings)
     provider: str = DEFAULT_PROVIDER
     max_removed_share: float | None = DEFAULT_MAX_REMOVED_SHARE
+    mass_removal_floor: int = DEFAULT_MASS_REMOVAL_FLOOR
 
     @property
     def shown_url(self) -> str:
@@ -152,6 +128,9 @@ class Service:
         self._current_run_id: int | None = None
         self._control: Engine | None = None
         self._registration: Registration | None = None
+        self._run_now_at: datetime | None = None
+        self._tick_at: datetime | None = None
+        """The scheduled tick the next sync claims (None: it claims none)."""
         self.ticks = 0
         """Ticks that started a sync."""
 
@@ -210,7 +189,11 @@ class Service:
 
     def _start_scheduler(self) -> None:
         schedule = self.config.schedule
-        scheduler = build_scheduler(schedule, self.tick, run_now=self.config.run_now)
+        scheduler = build_scheduler(
+            schedule, self.tick, run_now=self.config.run_now, on_submit=self._submitted
+        )
+        if self.config.run_now:
+            self._run_now_at = scheduler.get_job(JOB_ID).next_run_time
         # Paused until the service is recorded, so that even a first run at once (--run-now)
         # comes after the services row, and the row has the next run time.
         scheduler.start(paused=True)
@@ -340,9 +323,22 @@ class Service:
             fetch_settings=job.fetch_settings,
             provider=job.provider,
             max_removed_share=job.max_removed_share,
+            mass_removal_floor=job.mass_removal_floor,
             on_start=self._run_started,
             fetch={"sleep": self._sleep},
+            tick_at=self._tick_at,
+            # The replica that claimed the tick is the only one to sync it: it waits its turn
+            # behind a cron sync or a backfill instead of losing the tick.
+            lock_timeout=CLAIMED_TICK_LOCK_WAIT if self._tick_at else 0.0,
         )
+
+    def _submitted(self, fired: datetime) -> None:
+        # A scheduled tick is claimed in the database, so that one replica per tick fetches.
+        # The run at start (--run-now) is this replica's own: it claims nothing.
+        if fired == self._run_now_at:
+            self._tick_at = None
+        else:
+            self._tick_at = self.config.schedule.tick_of(fired)
 
     def _run_started(self, run_id: int) -> None:
         self._current_run_id = run_id

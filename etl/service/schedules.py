@@ -202,6 +202,19 @@ class Schedule:
     period: timedelta
     """The gap between two ticks (for cron: between the next two)."""
     timezone: tzinfo = UTC
+    plain: Any = None
+    """The trigger without jitter (the same as ``trigger`` when there is none)."""
+    jitter: float = 0.0
+    """Seconds of random delay added to each tick."""
+
+    def tick_of(self, fired: datetime) -> datetime:
+        """The scheduled tick a fire time belongs to, jitter taken off: the same on every
+        replica with this schedule, whatever delay each drew (the jitter is shorter than
+        the gap between two ticks)."""
+        plain = self.plain or self.trigger
+        start = fired - timedelta(seconds=self.jitter)
+        tick: datetime | None = plain.get_next_fire_time(None, start)
+        return (tick or fired).astimezone(UTC)
 
     @property
     def misfire_grace_time(self) -> int:
@@ -232,7 +245,8 @@ def every(
     if spread:
         description += f", jitter {format_duration(timedelta(seconds=spread))}"
     trigger = EveryTrigger(int(seconds), jitter=spread, timezone=timezone)
-    return Schedule(trigger, description, interval, timezone)
+    plain = EveryTrigger(int(seconds), timezone=timezone)
+    return Schedule(trigger, description, interval, timezone, plain, spread or 0.0)
 
 
 def cron(expression: str, *, jitter: timedelta | None = None, timezone: tzinfo = UTC) -> Schedule:
@@ -249,4 +263,4 @@ def cron(expression: str, *, jitter: timedelta | None = None, timezone: tzinfo =
     if spread:
         description += f", jitter {format_duration(timedelta(seconds=spread))}"
     trigger = cron_trigger(expression, timezone=timezone, jitter=spread) if spread else plain
-    return Schedule(trigger, description, period, timezone)
+    return Schedule(trigger, description, period, timezone, plain, spread or 0.0)

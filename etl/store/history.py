@@ -21,6 +21,7 @@ from etl.db.tables import metadata, model_versions_table, prices_table, sync_run
 from etl.ingest.normalize import NORMALIZATION_VERSION
 from etl.ingest.shapes import RawCatalog, parse_catalog
 from etl.store.archive import load_payload
+from etl.store.fingerprints import restore_fingerprints
 from etl.store.guard import RemovalGuard
 from etl.store.load import Applied, LoadCounts, apply_catalog
 from etl.store.rewind import rewind
@@ -134,6 +135,7 @@ def merge(
     rewind(connection, moment)
     observations = sorted([*following, *new], key=lambda o: o.observed_at)
     report = replay(connection, observations, guard=guard, progress=progress)
+    restore_fingerprints(connection, moment)
     after = _row_counts(connection, since=moment)
     report.versions_written = after[0] - before[0]
     report.price_rows_written = after[1] - before[1]

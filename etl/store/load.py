@@ -150,7 +150,7 @@ def _without(
         [record for record in catalog.records if record.provider not in held],
         listed_but_rejected=kept(catalog.listed_but_rejected),
         unchanged=kept(catalog.unchanged),
-        warnings=[*catalog.warnings, *(held[name] for name in sorted(held))],
+        warnings=catalog.warnings,
     )
     return trimmed, {key: row for key, row in known.items() if key[0] not in held}
 

@@ -1,0 +1,83 @@
+"""Sync runs: list them, and take one out of the history or release what it held."""
+
+from __future__ import annotations
+
+import click
+
+from etl.cli.common import database, database_option, format_option, handle_errors, make_console
+
+
+@click.group(invoke_without_command=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="List at most this many runs.",
+)
+@database_option
+@format_option
+@click.pass_context
+@handle_errors
+def runs(ctx: click.Context, limit: int, database_url: str | None, output_format: str) -> None:
+    """List sync runs, newest first: status, counts, errors.
+
+    \b
+    Examples:
+        catalog-etl runs --limit 5
+        catalog-etl runs forget 42      # a mistaken observation out of the history
+        catalog-etl runs release 43     # apply what the mass-removal guard held
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from etl.read.queries import runs_report
+    from etl.reports import terminal
+
+    with database(database_url) as engine, engine.connect() as connection:
+        report = runs_report(connection, limit)
+    (terminal.print_json if output_format == "json" else terminal.runs)(make_console(), report)
+
+
+@runs.command()
+@click.argument("run_id", type=int)
+@database_option
+@format_option
+@handle_errors
+def forget(run_id: int, database_url: str | None, output_format: str) -> None:
+    """Take a mistaken observation out of the history (a wrong --observed-at, a file named
+    with the wrong date, a bad clock). The history becomes what it would be had RUN_ID never
+    been synced; its run is marked `forgotten` and its payload stays archived."""
+    from etl.store.amend import forget_run
+
+    with database(database_url) as engine:
+        _print(forget_run(engine, run_id).to_json(), output_format)
+
+
+@runs.command()
+@click.argument("run_id", type=int)
+@database_option
+@format_option
+@handle_errors
+def release(run_id: int, database_url: str | None, output_format: str) -> None:
+    """Apply what the mass-removal guard held in RUN_ID, at the run's own time: the
+    removal was real. A running serve needs no restart."""
+    from etl.store.amend import release_run
+
+    with database(database_url) as engine:
+        _print(release_run(engine, run_id).to_json(), output_format)
+
+
+def _print(amended: dict[str, object], output_format: str) -> None:
+    from etl.reports import terminal
+
+    console = make_console()
+    if output_format == "json":
+        terminal.print_json(console, amended)
+        return
+    console.print(
+        f"run {amended['run_id']} ({amended['observed_at']}) is now {amended['status']}:"
+        f" {amended['observations']} observations applied again from its time,"
+        f" {amended['versions_written']:+} versions, {amended['price_rows_written']:+} price rows",
+        highlight=False,
+        soft_wrap=True,
+    )
