@@ -22,6 +22,9 @@ from sqlalchemy.exc import DBAPIError
 
 BATCH = 10_000
 """Rows per ``executemany`` on SQLite."""
+COPY_FROM = 20
+"""Rows from which COPY beats a plain multi-row INSERT on PostgreSQL (it costs a round trip
+of its own to set up)."""
 CHUNK = 5000
 """Ids per ``IN (...)`` list: well under SQLite's 32,766 bound variables."""
 T = TypeVar("T")
@@ -59,8 +62,10 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str
     if not rows:
         return
     rows = _with_defaults(table, rows)
-    if connection.dialect.name == "postgresql":
+    if connection.dialect.name == "postgresql" and len(rows) > COPY_FROM:
         _copy(connection, table, rows)
+    elif connection.dialect.name == "postgresql":
+        connection.execute(insert(table), list(rows))
     else:
         _executemany(connection, table, rows)
 

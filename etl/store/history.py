@@ -15,7 +15,7 @@ from collections.abc import Callable, Collection, Iterable, Sized
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, delete, select, update
 
 from etl.db.tables import metadata, model_versions_table, prices_table, sync_runs_table
 from etl.ingest.normalize import NORMALIZATION_VERSION
@@ -131,14 +131,12 @@ def merge(
         times.append(start)
     moment = min(times)
     following = recorded(connection, since=moment)
-    before = _row_counts(connection, since=moment)
-    rewind(connection, moment)
+    versions, prices = rewind(connection, moment)
     observations = sorted([*following, *new], key=lambda o: o.observed_at)
     report = replay(connection, observations, guard=guard, progress=progress)
     restore_fingerprints(connection, moment)
-    after = _row_counts(connection, since=moment)
-    report.versions_written = after[0] - before[0]
-    report.price_rows_written = after[1] - before[1]
+    report.versions_written -= versions
+    report.price_rows_written -= prices
     return report
 
 
@@ -152,13 +150,10 @@ def rederive(
     """Rebuild every derived table from nothing: the recorded observations plus ``new``
     ones, applied in time order."""
     observations = sorted([*recorded(connection), *new], key=lambda o: o.observed_at)
-    before = _row_counts(connection)
-    for table in DERIVED_TABLES:
-        connection.execute(delete(table))
+    deleted = {table: connection.execute(delete(table)).rowcount for table in DERIVED_TABLES}
     report = replay(connection, observations, guard=guard, progress=progress)
-    after = _row_counts(connection)
-    report.versions_written = after[0] - before[0]
-    report.price_rows_written = after[1] - before[1]
+    report.versions_written -= deleted[model_versions_table]
+    report.price_rows_written -= deleted[prices_table]
     return report
 
 
@@ -170,7 +165,8 @@ def replay(
     progress: Progress | None = None,
 ) -> Replayed:
     """Apply observations in the given order on top of what is stored; ``progress`` is told
-    how far it got when they are a list. Counts only the observations applied."""
+    how far it got when they are a list. Counts the observations applied and the version and
+    price rows they wrote."""
     report = Replayed()
     parsed: dict[tuple[str, str], RawCatalog] = {}
     total = len(observations) if isinstance(observations, Sized) else None
@@ -187,6 +183,8 @@ def replay(
             hold=observation.held,
         )
         outcome = outcome_of(applied, catalog.providers)
+        report.versions_written += applied.counts.versions_written
+        report.price_rows_written += applied.price_rows
         report.observations += outcome.status == "succeeded"
         report.outcomes[observation.run_id] = outcome
         _close_run(connection, observation.run_id, catalog.providers, outcome)
@@ -227,14 +225,3 @@ def _close_run(
     connection.execute(
         run.where(sync_runs_table.c.finished_at.is_(None)).values(finished_at=utcnow())
     )
-
-
-def _row_counts(connection: Connection, since: datetime | None = None) -> tuple[int, int]:
-    """Version and price rows (that began at or after ``since``: an index tells)."""
-    counts = []
-    for table in (model_versions_table, prices_table):
-        query = select(func.count()).select_from(table)
-        if since is not None:
-            query = query.where(table.c.valid_from >= since)
-        counts.append(connection.execute(query).scalar_one())
-    return counts[0], counts[1]

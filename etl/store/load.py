@@ -71,6 +71,8 @@ class Applied:
     """The normalized catalog, with its warnings."""
     held: dict[str, str]
     """Providers kept as they were, each with the reason (see :mod:`etl.store.guard`)."""
+    price_rows: int = 0
+    """Price rows opened (a price change closes one and opens another)."""
 
 
 def apply_catalog(
@@ -132,7 +134,7 @@ def apply_catalog(
         versions_written=len(changes.versions),
         price_changes=changes.price_changes,
     )
-    return Applied(counts, catalog, held)
+    return Applied(counts, catalog, held, len(changes.prices))
 
 
 def _without(

@@ -20,7 +20,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, delete, exists, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, exists, or_, select, update
 
 from etl.db.bulk import chunked
 from etl.db.tables import (
@@ -46,27 +46,26 @@ _PAGE = 100
 """Runs read at a time when looking back for each provider's last complete observation."""
 
 
-def rewind(connection: Connection, moment: datetime) -> None:
-    """The derived tables as they were after the last observation before ``moment``."""
-    for table in _INTERVALS:
-        _rewind_intervals(connection, table, moment)
+def rewind(connection: Connection, moment: datetime) -> tuple[int, int]:
+    """The derived tables as they were after the last observation before ``moment``; the
+    version and price rows it deleted."""
+    deleted = [_rewind_intervals(connection, table, moment) for table in _INTERVALS]
     availability = model_availability_table
-    touched = set(
-        connection.execute(
-            select(availability.c.model_id).where(
-                (availability.c.valid_from >= moment) | (availability.c.valid_to >= moment)
-            )
-        ).scalars()
+    # Before the intervals change: a model touched by the rewind is available after it when
+    # an interval began before the moment and had not ended by then.
+    touched = select(availability.c.model_id).where(
+        (availability.c.valid_from >= moment) | (availability.c.valid_to >= moment)
+    )
+    open_then = exists().where(
+        availability.c.model_id == models_table.c.id,
+        availability.c.valid_from < moment,
+        or_(availability.c.valid_to.is_(None), availability.c.valid_to >= moment),
+    )
+    connection.execute(
+        update(models_table).where(models_table.c.id.in_(touched)).values(available=open_then)
     )
     _rewind_intervals(connection, availability, moment, last_seen_at=None)
     connection.execute(delete(models_table).where(models_table.c.first_seen_at >= moment))
-    open_interval = exists().where(
-        availability.c.model_id == models_table.c.id, availability.c.valid_to.is_(None)
-    )
-    for chunk in chunked(sorted(touched)):
-        connection.execute(
-            update(models_table).where(models_table.c.id.in_(chunk)).values(available=open_interval)
-        )
     connection.execute(
         update(models_table)
         .where(models_table.c.source_hash_at >= moment)
@@ -74,15 +73,17 @@ def rewind(connection: Connection, moment: datetime) -> None:
     )
     connection.execute(delete(providers_table).where(providers_table.c.first_seen_at >= moment))
     _restore_last_observed(connection, moment)
+    return deleted[1], deleted[0]  # _INTERVALS: prices, versions, provider states
 
 
-def _rewind_intervals(connection: Connection, table: Table, moment: datetime, **reset: Any) -> None:
+def _rewind_intervals(connection: Connection, table: Table, moment: datetime, **reset: Any) -> int:
     # Deleting first: reopening a row whose successor still exists would give a model two
     # current rows, which the partial unique indexes forbid.
-    connection.execute(delete(table).where(table.c.valid_from >= moment))
+    deleted = connection.execute(delete(table).where(table.c.valid_from >= moment)).rowcount
     connection.execute(
         update(table).where(table.c.valid_to >= moment).values(valid_to=None, **reset)
     )
+    return int(deleted)
 
 
 def _restore_last_observed(connection: Connection, moment: datetime) -> None:
