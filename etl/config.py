@@ -52,6 +52,10 @@ class Settings:
     retries: int = 4
     """Extra attempts after a failed request that may succeed later (timeouts, 429, 5xx)."""
 
+    max_bytes: int = 64 * 1024 * 1024
+    """Largest catalog accepted once decompressed (HTTP bodies, all pages together, and
+    ``.json.gz`` files): more is refused as a possible decompression bomb."""
+
     max_removed_share: float = 0.25
     """Hold a provider whose catalog would retire more than this share of its models..."""
 
@@ -74,6 +78,7 @@ class Settings:
     def __post_init__(self) -> None:
         _check(self.timeout > 0, "timeout", "must be more than 0 seconds")
         _check(self.retries >= 0, "retries", "must not be negative")
+        _check(self.max_bytes > 0, "max_bytes", "must be more than 0")
         _check(0 <= self.max_removed_share <= 1, "max_removed_share", "must be from 0 to 1")
         _check(self.lock_timeout >= 0, "lock_timeout", "must not be negative")
         _check(self.mass_removal_floor >= 1, "mass_removal_floor", "must be at least 1")

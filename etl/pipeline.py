@@ -9,7 +9,6 @@ not at all. When it cannot be applied the transaction is rolled back and the run
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from etl.collector import collector_paused
 from etl.db.engine import describe_error
 from etl.errors import SyncBusy, SyncError
+from etl.ingest.decompress import DEFAULT_MAX_BYTES, read_catalog_file
 from etl.ingest.payload import PayloadError
 from etl.ingest.shapes import DEFAULT_PROVIDER
 from etl.store.guard import DEFAULT_MASS_REMOVAL_FLOOR as DEFAULT_MASS_REMOVAL_FLOOR
@@ -35,8 +35,6 @@ from etl.store.runs import TickClaimed, finish_run, record_failure, start_run
 from etl.store.runs import abandon_run as abandon_run
 from etl.times import DEFAULT_MAX_CLOCK_SKEW as DEFAULT_MAX_CLOCK_SKEW
 from etl.times import future_problem, utcnow
-
-GZIP_MAGIC = b"\x1f\x8b"
 
 
 class SyncOptions(TypedDict, total=False):
@@ -70,21 +68,24 @@ class Obtained:
     attempts: int | None = None
 
 
-def sync_file(engine: Engine, path: str | Path, **options: Unpack[SyncOptions]) -> SyncResult:
-    """Sync a catalog saved in a file (``.json``, or gzip-compressed)."""
+def sync_file(
+    engine: Engine,
+    path: str | Path,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    **options: Unpack[SyncOptions],
+) -> SyncResult:
+    """Sync a catalog saved in a file (``.json``, or gzip-compressed: decompressed to at most
+    ``max_bytes``)."""
     file = Path(path)
 
     def read() -> Obtained:
         try:
-            raw = file.read_bytes()
+            return Obtained(read_catalog_file(file, max_bytes))
         except OSError as error:
             raise SyncError(f"cannot read {file}: {error.strerror or error}") from None
-        if raw.startswith(GZIP_MAGIC):
-            try:
-                raw = gzip.decompress(raw)
-            except (OSError, EOFError) as error:
-                raise SyncError(f"{file} is not a readable gzip file: {error}") from None
-        return Obtained(raw)
+        except ValueError as error:  # not gzip after all, or a decompression bomb
+            raise SyncError(str(error)) from None
 
     return run_sync(engine, read, source=str(file), **options)
 

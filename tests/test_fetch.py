@@ -278,12 +278,13 @@ class TestRequest:
             assert not given_client.is_closed
 
     def test_created_client_uses_the_settings(self) -> None:
-        """The client made when none is given has the configured timeouts and follows redirects."""
+        """The client made when none is given has the configured timeouts, and leaves
+        redirects to the fetch, which checks each hop before requesting it."""
         client = etl.ingest.fetch.client._make_client(
             FetchSettings(connect_timeout=2, read_timeout=9)
         )
         with client:
-            assert client.follow_redirects
+            assert not client.follow_redirects
             assert (client.timeout.connect, client.timeout.read, client.timeout.pool) == (2, 9, 2)
 
 
@@ -839,14 +840,15 @@ class TestPagination:
         document = json.loads(run(script).raw)
         assert [p["data"][0]["id"] for p in document["catalog_etl_pages"]] == ["a", "b"]
 
-    def test_next_link_to_another_origin_gets_no_token(self) -> None:
-        """The token is only sent to the catalog URL's own origin."""
+    def test_next_link_to_another_origin_is_refused(self) -> None:
+        """A next-page link that leaves the catalog's origin is refused, never requested."""
         script = Script(
             ok(page(["a"], links={"next": "https://elsewhere.example/p2"})), ok(page(["b"]))
         )
-        run(script, token=MARKER)
-        assert script.requests[0].headers["authorization"] == f"Bearer {MARKER}"
-        assert "authorization" not in script.requests[1].headers
+        error = fails(script, token=MARKER)
+        assert isinstance(error, BadContentError)
+        assert "next-page link to another origin, https://elsewhere.example/p2" in str(error)
+        assert len(script.requests) == 1
 
     @pytest.mark.parametrize("link", ["ftp://elsewhere.example/p2", "mailto:x@example.com"])
     def test_next_link_with_another_scheme(self, link: str) -> None:

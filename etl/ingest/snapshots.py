@@ -8,7 +8,6 @@ found is reported, never guessed.
 
 from __future__ import annotations
 
-import gzip
 import re
 import subprocess
 from collections.abc import Callable, Iterable
@@ -17,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+from etl.ingest.decompress import DEFAULT_MAX_BYTES, gunzip_bytes, read_catalog_file
 from etl.times import as_utc
 
 TimeSource = Literal["name", "mtime"]
@@ -71,10 +71,12 @@ def time_from_pattern(name: str, pattern: str) -> datetime | None:
         return None
 
 
-def _read_file(path: Path) -> Callable[[], bytes]:
+def _read_file(path: Path, max_bytes: int) -> Callable[[], bytes]:
     def read() -> bytes:
-        raw = path.read_bytes()
-        return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+        try:
+            return read_catalog_file(path, max_bytes)
+        except ValueError as error:
+            raise SnapshotError(str(error)) from None
 
     return read
 
@@ -84,8 +86,10 @@ def file_snapshots(
     *,
     time_from: TimeSource = "name",
     time_pattern: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> list[Snapshot]:
-    """Every ``.json`` / ``.json.gz`` file named or found under the given directories."""
+    """Every ``.json`` / ``.json.gz`` file named or found under the given directories
+    (a gzip file decompressed to at most ``max_bytes``)."""
     files: list[Path] = []
     for given in map(Path, paths):
         if given.is_dir():
@@ -108,12 +112,15 @@ def file_snapshots(
             observed = time_from_name(path.name)
             how = "its name holds no date (use --time-from mtime or --time-pattern)"
         problem = None if observed is not None else f"no observation time: {how}"
-        snapshots.append(Snapshot(str(path), observed, _read_file(path), problem))
+        snapshots.append(Snapshot(str(path), observed, _read_file(path, max_bytes), problem))
     return snapshots
 
 
-def git_snapshots(repository: str | Path, path: str) -> list[Snapshot]:
-    """Every committed version of ``path`` in a git repository, observed at its commit time."""
+def git_snapshots(
+    repository: str | Path, path: str, *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> list[Snapshot]:
+    """Every committed version of ``path`` in a git repository, observed at its commit time
+    (a gzip version decompressed to at most ``max_bytes``)."""
     repo = Path(repository)
     # Added, modified or renamed: a commit that deletes the file has no version to read.
     log = _git(repo, "log", "--format=%H %cI", "--diff-filter=AMR", "--", path).decode()
@@ -123,8 +130,10 @@ def git_snapshots(repository: str | Path, path: str) -> list[Snapshot]:
         spec = f"{commit}:{path}"
 
         def read(spec: str = spec) -> bytes:
-            raw = _git(repo, "show", spec)
-            return gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+            try:
+                return gunzip_bytes(_git(repo, "show", spec), max_bytes, f"git:{spec}")
+            except ValueError as error:
+                raise SnapshotError(str(error)) from None
 
         snapshots.append(
             Snapshot(f"git:{commit[:12]}:{path}", as_utc(datetime.fromisoformat(when)), read)

@@ -3,13 +3,18 @@ like JSON, or, for a status other than 2xx, read for the upstream's explanation.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from typing import cast
 
 import httpx
+import zstandard
 
+from etl.ingest.decompress import TooLarge, UnsupportedEncoding, decoding_reader, read_limited
 from etl.ingest.fetch.errors import BadContentError, TransportError, UpstreamHTTPError
 from etl.ingest.fetch.messages import (
     UPSTREAM_TEXT_LIMIT,
+    _cause,
     _one_line,
     _scrub,
     _upstream_error,
@@ -65,28 +70,42 @@ class _Receiver:
                 + (f": {found}" if found else ""),
                 http_status=status,
             )
-        chunks: list[bytes] = []
-        size = 0
-        for chunk in response.iter_bytes():
-            size += len(chunk)
-            if size > budget:
-                raise BadContentError(
-                    f"GET {shown} answered {status} with a body over the {self.limit_text()};"
-                    " stopped reading",
-                    http_status=status,
-                )
-            chunks.append(chunk)
-            self.check_deadline(shown, status)
-        body = b"".join(chunks)
-        if length is not None and (received := _bytes_on_the_wire(response, body)) < length:
+        wire = _Wire(response, lambda: self.check_deadline(shown, status))
+        body = self.decode(response, wire, budget, shown)
+        if length is not None and wire.size < length:
             raise TransportError(
-                f"GET {shown}: the connection ended after {received} of"
+                f"GET {shown}: the connection ended after {wire.size} of"
                 f" the {length} bytes announced by Content-Length",
                 http_status=status,
             )
         _check_json_outline(body, shown, status, media)
         self.received_bytes += len(body)
         return body
+
+    def decode(self, response: httpx.Response, wire: _Wire, budget: int, shown: str) -> bytes:
+        """The body, content encoding undone by a decoder that stops at ``budget`` bytes of
+        output (a few kilobytes of gzip can stand for gigabytes)."""
+        status = response.status_code
+        encoding = response.headers.get("content-encoding", "")
+        try:
+            return read_limited(decoding_reader(wire, encoding), budget)
+        except TooLarge:
+            raise BadContentError(
+                f"GET {shown} answered {status} with a body over the {self.limit_text()}"
+                + (" once decoded" if encoding.strip() else "")
+                + "; stopped reading",
+                http_status=status,
+            ) from None
+        except UnsupportedEncoding as error:
+            raise BadContentError(
+                f"GET {shown} answered {status} with {error} (not offered)", http_status=status
+            ) from None
+        except (OSError, EOFError, zlib.error, zstandard.ZstdError) as error:
+            raise BadContentError(
+                f"GET {shown} answered {status} with a body that cannot be decoded"
+                f" (Content-Encoding {encoding.strip()}): {_cause(error)}",
+                http_status=status,
+            ) from None
 
     def status_error(self, response: httpx.Response, shown: str) -> UpstreamHTTPError:
         status = response.status_code
@@ -107,7 +126,9 @@ class _Receiver:
 
     def hint(self, response: httpx.Response) -> str:
         status = response.status_code
-        if status in (401, 403) and self.token is None:
+        if status in (401, 403) and "authorization" not in response.request.headers:
+            if self.token is not None:  # a page on another origin never gets the token
+                return " (the token is sent only to the catalog's own origin)"
             return f" (no token was sent: set {TOKEN_SETTING})"
         if status == 401:
             return f" (check {TOKEN_SETTING})"
@@ -126,17 +147,18 @@ class _Receiver:
 
     def peek(self, response: httpx.Response, limit: int) -> bytes:
         """Up to ``limit`` bytes of an answer that is being rejected, for its explanation."""
-        chunks: list[bytes] = []
-        size = 0
+        encoding = response.headers.get("content-encoding", "")
         try:
-            for chunk in response.iter_bytes():
-                chunks.append(chunk[: limit - size])
-                size += len(chunk)
-                if size >= limit or self.clock() > self.deadline:
-                    break
-        except (httpx.HTTPError, httpx.StreamError):
-            pass
-        return b"".join(chunks)
+            reader = decoding_reader(_Wire(response, self.past_deadline), encoding)
+            return reader.read(limit)
+        except (httpx.HTTPError, httpx.StreamError, _Late, ValueError, OSError, EOFError):
+            return b""
+        except (zlib.error, zstandard.ZstdError):
+            return b""
+
+    def past_deadline(self) -> None:
+        if self.clock() > self.deadline:
+            raise _Late
 
     def check_deadline(self, shown: str, status: int) -> None:
         if self.clock() > self.deadline:
@@ -191,13 +213,29 @@ def _is_json_type(media: str) -> bool:
 
 def _content_length(response: httpx.Response) -> int | None:
     value = response.headers.get("content-length", "").strip()
-    return int(value) if value.isdigit() else None
+    # isascii: str.isdigit also accepts digits such as "²" that int() refuses.
+    return int(value) if value.isascii() and value.isdigit() else None
 
 
-def _bytes_on_the_wire(response: httpx.Response, body: bytes) -> int:
-    """The body's size as counted by Content-Length (before any content decoding)."""
-    encoding = response.headers.get("content-encoding", "").strip().lower()
-    if encoding in ("", "identity"):
-        return len(body)
-    # An answer built in memory (a test transport) was never streamed, so counts 0.
-    return response.num_bytes_downloaded or len(body)
+class _Late(Exception):
+    """Reading an explanation ran into the deadline."""
+
+
+class _Wire:
+    """The raw bytes of an answer as they arrive (before any content decoding), counted,
+    with ``check`` called after each chunk (the deadline)."""
+
+    def __init__(self, response: httpx.Response, check: Callable[[], None]) -> None:
+        self.response = response
+        self.check = check
+        self.size = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        response = self.response
+        # An answer built in memory (a test transport) was read when it was made; its
+        # stream still holds the bytes as sent.
+        raw = response.stream if response.is_stream_consumed else response.iter_raw()
+        for chunk in cast("Iterable[bytes]", raw):
+            self.size += len(chunk)
+            yield chunk
+            self.check()

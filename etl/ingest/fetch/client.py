@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from etl.ingest.decompress import ACCEPT_ENCODING
 from etl.ingest.fetch.body import _Receiver
 from etl.ingest.fetch.errors import (
     BadContentError,
@@ -34,12 +35,14 @@ from etl.ingest.fetch.messages import _cause, _scrub, _timed_out
 from etl.ingest.fetch.pagination import _join_pages, _next_page, _paginated, _parse_page
 from etl.ingest.fetch.retry import _backoff
 from etl.ingest.fetch.settings import TOKEN_SETTING, FetchSettings
-from etl.ingest.fetch.urls import _origin, _parse_url, safe_url
+from etl.ingest.fetch.urls import _check_secure, _origin, _parse_url, safe_url
 from etl.version import package_version
 
 logger = logging.getLogger("etl.fetch")
 
 USER_AGENT = f"catalog-etl/{package_version()}"
+MAX_REDIRECTS = 10
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,9 @@ def fetch_catalog(
     own_client = client is None
     http = client if client is not None else _make_client(settings)
     fetch = _Fetch(http, target, token, settings, sleep=sleep, clock=clock, random=random)
+    # Our own client follows redirects (each hop checked first); a caller's as it says.
+    fetch.follow_redirects = own_client or http.follow_redirects
+    fetch.max_redirects = MAX_REDIRECTS if own_client else http.max_redirects
     try:
         return fetch.run()
     except FetchError as error:
@@ -97,9 +103,8 @@ def _make_client(settings: FetchSettings) -> httpx.Client:
             write=settings.read_timeout,
             pool=settings.connect_timeout,
         ),
-        # httpx drops Authorization when a redirect leaves the origin (unless it is the
-        # same host moving from http to https).
-        follow_redirects=True,
+        # Redirects are followed by _Fetch, each hop checked before it is requested.
+        follow_redirects=False,
     )
 
 
@@ -136,6 +141,8 @@ class _Fetch:
         self.attempts = 0
         self.last_status = 0
         self.receiver = _Receiver(settings, token, clock=clock, deadline=self.deadline)
+        self.follow_redirects = True
+        self.max_redirects = MAX_REDIRECTS
 
     def run(self) -> FetchResult:
         first, where = self.get(self.url, page=1)
@@ -234,12 +241,24 @@ class _Fetch:
             pool=min(settings.connect_timeout, remaining),
         )
         status: int | None = None
+        target = url
         try:
-            with self.client.stream(
-                "GET", url, headers=self.headers(url), timeout=timeout
-            ) as response:
-                status = self.last_status = response.status_code
-                return self.receiver.receive(response, shown), response.url
+            for _ in range(self.max_redirects + 1):
+                with self.client.stream(
+                    "GET",
+                    target,
+                    headers=self.headers(target),
+                    timeout=timeout,
+                    follow_redirects=False,
+                ) as response:
+                    status = self.last_status = response.status_code
+                    location = response.headers.get("location")
+                    if status not in _REDIRECTS or not location or not self.follow_redirects:
+                        return self.receiver.receive(response, shown), target
+                target = self.redirect_target(target, location, shown, status)
+            raise UpstreamHTTPError(
+                f"GET {shown} redirected more than {self.max_redirects} times", http_status=status
+            )
         except httpx.TimeoutException as error:
             raise TransportError(
                 f"GET {shown} {_timed_out(error, timeout)}", http_status=status
@@ -270,14 +289,33 @@ class _Fetch:
                 f" (Content-Encoding): {_cause(error)}",
                 http_status=status,
             ) from None
-        except httpx.TooManyRedirects:
-            raise UpstreamHTTPError(
-                f"GET {shown} redirected more than {self.client.max_redirects} times",
+
+    def redirect_target(self, url: httpx.URL, location: str, shown: str, status: int) -> httpx.URL:
+        """Where a redirect points, checked before it is requested: an http(s) URL with a
+        host, and no plain http:// off loopback (unless allowed). The token follows only
+        to the catalog's own origin (:meth:`headers`)."""
+        try:
+            target = url.join(location.strip())
+        except httpx.InvalidURL as error:
+            raise InvalidRequestError(
+                f"GET {shown} answered {status} with a redirect to an invalid URL: {error}",
                 http_status=status,
             ) from None
+        if target.scheme not in ("http", "https") or not target.host:
+            raise InvalidRequestError(
+                f"GET {shown} answered {status} with a redirect to {self.show(target)}, not"
+                " an http(s) URL: not followed",
+                http_status=status,
+            )
+        _check_secure(target, shown, self.settings, "redirect target")
+        return target
 
     def headers(self, url: httpx.URL) -> dict[str, str]:
-        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+        headers = {
+            "Accept": "application/json",
+            "Accept-Encoding": ACCEPT_ENCODING,
+            "User-Agent": USER_AGENT,
+        }
         # The token is for the catalog's own origin, not for wherever a next link points.
         if self.token is not None and _origin(url) == _origin(self.url):
             headers["Authorization"] = f"Bearer {self.token}"

@@ -23,7 +23,7 @@ def _upstream_error(body: bytes, media: str) -> tuple[str | None, str | None]:
     Understands InSforge's ``{"error": "CODE", "message": ...}`` and older
     ``{"error": "text", "details": ...}``, OpenRouter's ``{"error": {"code", "message"}}``,
     ``{"message"}`` / ``{"detail"}`` bodies, HTML titles and plain text."""
-    text = body.decode("utf-8", "replace").strip()
+    text = body.decode("utf-8", "replace").removeprefix("\ufeff").strip()
     if text.startswith("{"):
         try:
             document = json.loads(text)

@@ -14,7 +14,7 @@ from etl.ingest.fetch.body import _BOM
 from etl.ingest.fetch.errors import BadContentError
 from etl.ingest.fetch.messages import _one_line
 from etl.ingest.fetch.settings import FetchSettings
-from etl.ingest.fetch.urls import _check_secure
+from etl.ingest.fetch.urls import _check_secure, _origin
 from etl.ingest.shapes import PAGES_KEY
 
 
@@ -65,6 +65,12 @@ def _next_page(
                 http_status=status,
             )
         _check_secure(following, show(start), settings, "next-page link")
+        if _origin(following) != _origin(start):
+            raise BadContentError(
+                f"GET {show(where)} gave a next-page link to another origin,"
+                f" {show(following)}: refused (a catalog's pages come from where it does)",
+                http_status=status,
+            )
         return following
     if link is not None and not isinstance(link, str):
         raise BadContentError(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from etl.ingest.decompress import DEFAULT_MAX_BYTES
 
 TOKEN_SETTING = "CATALOG_ETL_API_TOKEN"
 
@@ -21,9 +24,12 @@ class FetchSettings:
     backoff_base: float = 0.5
     backoff_max: float = 20.0
     retry_after_cap: float = 60.0
-    max_bytes: int = 64 * 1024 * 1024
+    max_bytes: int = DEFAULT_MAX_BYTES
     """Largest catalog accepted, all pages together, after content decoding."""
     allow_insecure_http: bool = False
+    is_local: Callable[[str], bool] | None = None
+    """Whether a host counts as this machine, where plain http:// is allowed (default:
+    loopback names and addresses). For tests of the rule for other hosts."""
     max_pages: int = 1000
 
     def __post_init__(self) -> None:

@@ -63,7 +63,8 @@ def _parse_url(url: str, shown: str, settings: FetchSettings) -> httpx.URL:
 
 
 def _check_secure(url: httpx.URL, shown: str, settings: FetchSettings, what: str) -> None:
-    if url.scheme == "http" and not settings.allow_insecure_http and not _is_loopback(url.host):
+    is_local = settings.is_local or _is_loopback
+    if url.scheme == "http" and not settings.allow_insecure_http and not is_local(url.host):
         target = "" if what == "URL" else f" ({what} {safe_url(str(url))})"
         raise InsecureURLError(
             f"refusing plain http:// for {shown}{target}: the token and the catalog would"
