@@ -199,7 +199,7 @@ def _admit(
         return None
     if recorded:
         raise SyncError(f"another payload was already observed at {iso(snapshot.observed_at)}")
-    archive_payload(connection, raw, payload.sha256, utcnow())
+    archive_payload(connection, raw, payload.sha256, utcnow(), observed_at=snapshot.observed_at)
     run_id = connection.execute(
         insert(sync_runs_table)
         .values(

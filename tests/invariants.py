@@ -7,7 +7,8 @@
 - every history row was written by a succeeded run, at that run's observation time;
 - every price is a positive amount (exact decimal text on SQLite) or dynamic with no amount;
 - `models.available` agrees with the open availability interval;
-- the archive holds every applied payload, byte for byte (its sha256 matches);
+- the archive holds every applied payload, byte for byte (its sha256 matches), each delta's
+  base is there and its chain within bounds;
 - re-deriving everything from the archive (`rebuild`) gives the same tables.
 """
 
@@ -20,7 +21,6 @@ from decimal import Decimal
 from itertools import pairwise
 from typing import Any
 
-import zstandard
 from sqlalchemy import Engine, select, text
 
 from etl.backfill import rebuild
@@ -34,6 +34,7 @@ from etl.db.tables import (
     sync_runs_table,
 )
 from etl.ingest.money import canonical
+from etl.store.archive import MAX_DEPTH, load_payload
 from tests.helpers import natural_history
 
 
@@ -101,12 +102,20 @@ def assert_invariants(engine: Engine, *, check_rebuild: bool = True) -> None:
         ).all()
         models = connection.execute(select(models_table.c.id, models_table.c.available)).all()
         payloads = {
-            sha256: (compression, content)
-            for sha256, compression, content in connection.execute(
+            row.sha256: row
+            for row in connection.execute(
                 select(
-                    payloads_table.c.sha256, payloads_table.c.compression, payloads_table.c.content
+                    payloads_table.c.sha256,
+                    payloads_table.c.compression,
+                    payloads_table.c.base_sha256,
+                    payloads_table.c.depth,
                 )
             )
+        }
+        archived = {
+            run.payload_sha256: load_payload(connection, run.payload_sha256)
+            for run in runs.values()
+            if run.status == "succeeded" and run.payload_sha256 in payloads
         }
         raw_amounts = (
             connection.execute(text("SELECT amount FROM prices WHERE amount IS NOT NULL"))
@@ -158,11 +167,17 @@ def assert_invariants(engine: Engine, *, check_rebuild: bool = True) -> None:
 
     for run in runs.values():
         if run.status == "succeeded" and run.payload_sha256 is not None:
-            archived = payloads.get(run.payload_sha256)
-            assert archived is not None, f"run {run.id}: payload missing from the archive"
-            assert archived[0] == "zstd", f"run {run.id}: archived as {archived[0]}"
-            digest = hashlib.sha256(zstandard.decompress(archived[1])).hexdigest()
+            assert run.payload_sha256 in payloads, f"run {run.id}: payload missing from the archive"
+            raw = archived[run.payload_sha256]
+            digest = hashlib.sha256(raw).hexdigest()
             assert digest == run.payload_sha256, f"run {run.id}: archived bytes differ"
+    for row in payloads.values():
+        assert row.compression in ("zstd", "gzip", "zstd-delta"), row.compression
+        if row.base_sha256 is None:
+            assert row.compression != "zstd-delta" and row.depth == 0, row.sha256
+        else:
+            base = payloads[row.base_sha256]
+            assert row.depth == base.depth + 1 <= MAX_DEPTH, f"{row.sha256}: chain depth"
 
     if check_rebuild:
         before = natural_history(engine)

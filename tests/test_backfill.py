@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import zstandard
 from click.testing import CliRunner
 from sqlalchemy import Engine, select, update
 
@@ -24,6 +23,7 @@ from etl.db.tables import payloads_table, sync_runs_table
 from etl.ingest.shapes import parse_catalog
 from etl.ingest.snapshots import Snapshot, file_snapshots, git_snapshots, time_from_name
 from etl.pipeline import sync_bytes, sync_file
+from etl.store.archive import load_payload
 from tests.helpers import daily_files, make_model, natural_history, observed_at, payload
 
 DAILY = daily_files()
@@ -251,14 +251,14 @@ class TestRebuild:
         live(engine, DAILY[:3])
         before = natural_history(engine)
         with engine.begin() as connection:
-            for sha256, content in connection.execute(
-                select(payloads_table.c.sha256, payloads_table.c.content)
-            ):
+            shas = connection.execute(select(payloads_table.c.sha256)).scalars().all()
+            raws = {sha256: load_payload(connection, sha256) for sha256 in shas}
+            for sha256, raw in raws.items():
                 connection.execute(
                     update(payloads_table)
                     .where(payloads_table.c.sha256 == sha256)
                     .values(
-                        compression="gzip", content=gzip.compress(zstandard.decompress(content))
+                        compression="gzip", content=gzip.compress(raw), base_sha256=None, depth=0
                     )
                 )
         assert rebuild(engine).observations == 3

@@ -78,13 +78,22 @@ def _in(column: str, values: tuple[str, ...], name: str) -> CheckConstraint:
 payloads_table = Table(
     "payloads",
     metadata,
-    # A raw catalog payload exactly as received, compressed (zstd; older rows gzip), stored
-    # once per sha256.
+    # A raw catalog payload exactly as received, stored once per sha256, compressed: a zstd
+    # frame of its own (``zstd``; older rows ``gzip``), or a zstd frame of the difference from
+    # another payload, its base (``zstd-delta``; see etl.store.archive).
     Column("sha256", String(64), primary_key=True),
     Column("size_bytes", BigInteger, nullable=False),
     Column("compression", String(16), nullable=False),
     Column("content", LargeBinary, nullable=False),
     Column("stored_at", UTCDateTime, nullable=False),
+    # The payload a delta is taken against: it cannot be deleted while this row needs it.
+    Column("base_sha256", String(64), ForeignKey("payloads.sha256")),
+    # Frames to decompress to read this one: 0 for a frame of its own, the base's + 1.
+    Column("depth", Integer, nullable=False, server_default=text("0")),
+    CheckConstraint(
+        "(base_sha256 IS NULL AND depth = 0) OR (base_sha256 IS NOT NULL AND depth > 0)",
+        name="base_depth",
+    ),
 )
 
 sync_runs_table = Table(

@@ -98,7 +98,7 @@ def _apply(
     assert observed_at is not None and sha256 is not None
     if latest_at is not None and observed_at <= latest_at and _applied_at(connection, result):
         return Outcome("succeeded", LoadCounts(), catalog.warnings)  # applied before: a no-op
-    archive_payload(connection, raw, sha256, utcnow())
+    archive_payload(connection, raw, sha256, utcnow(), observed_at=observed_at)
     if latest_at is not None and observed_at < latest_at:
         previous = latest_run(connection, before=observed_at)
         if previous is not None and _same_payload(previous, result, provider):
