@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -159,3 +160,71 @@ def natural_history(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
             name: sorted((tuple(row) for row in connection.execute(text(query))), key=repr)
             for name, query in queries.items()
         }
+
+
+# --- Hostile text: what a gateway could put in ids, names, descriptions, error bodies ------
+
+MARKUP_TEXT = ("[/]", "[bold]bold[/bold]", "[link=https://example.invalid]link[/link]")
+ANSI_CLEAR = "\x1b[2J\x1b[H"
+OSC_LINK = "\x1b]8;;https://example.invalid\x1b\\click\x1b]8;;\x1b\\"
+CONTROL_TEXT = (
+    ANSI_CLEAR,
+    OSC_LINK,
+    "nul\x00byte",
+    "lone \udc9d surrogate",
+    "line\u2028paragraph\u2029separators",
+    "c1 \x85\x9b\x9d controls",
+    "del\x7f bell\x07 back\x08 cr\r tab\t vt\x0b",
+    "\u202eright-to-left override",
+)
+FORMULA_TEXT = ('=HYPERLINK("https://example.invalid","x")', "+1+cmd", "-2+3", "@SUM(A1:A2)")
+HUGE_TEXT = "H" * 1_000_000
+"""A 1 MB name."""
+
+_RAW_CONTROL = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def raw_controls(text: str, allowed: str = "\n") -> set[str]:
+    """The control characters (C0, DEL, C1, line and paragraph separators, bidirectional
+    controls, lone surrogates) in ``text`` that are not ``allowed``."""
+    return {char for char in _RAW_CONTROL.findall(text) if char not in allowed}
+
+
+def hostile_models(day: int = 0) -> list[dict[str, Any]]:
+    """A catalog whose text is hostile: rich markup, ANSI and OSC escapes, NUL, a lone
+    surrogate, C1 controls, U+2028, formula-like cells, matplotlib mathtext and a 1 MB name,
+    plus ids the validation rejects (the warnings quote them). ``day`` 1 renames and
+    reprices, so a diff between the two holds hostile old and new values, a -35% and a
+    +100% price change."""
+    everything = " ".join((*MARKUP_TEXT, *CONTROL_TEXT))
+    renamed = day > 0
+    return [
+        make_model(
+            "hostile/[/]markup",
+            name=("[/] " + OSC_LINK) if renamed else "[bold]Bold[/bold] " + ANSI_CLEAR,
+            description=everything,
+            pricing={"prompt": "0.000001", "completion": "0.0000013" if renamed else "0.000002"},
+        ),
+        make_model(
+            "hostile/controls",
+            name=CONTROL_TEXT[day % len(CONTROL_TEXT)],
+            description=" ".join(reversed(CONTROL_TEXT)),
+            hugging_face_id=MARKUP_TEXT[2],
+        ),
+        make_model("hostile/huge", name=HUGE_TEXT if not renamed else HUGE_TEXT + "!"),
+        make_model(
+            "=1+2/formula",
+            name=FORMULA_TEXT[0] if not renamed else FORMULA_TEXT[1],
+            description=FORMULA_TEXT[3],
+        ),
+        make_model("-2+3/formula", name=FORMULA_TEXT[2]),
+        make_model(
+            "hostile/$\\notacommand$",  # mathtext, in a chart's legend
+            name="$\\frac{",
+            pricing={"prompt": "0.000002" if renamed else "0.000001", "completion": "0"},
+        ),
+        make_model("hostile/[/] ", name="rejected: ends with a space"),
+        make_model("hostile/\x1b[31mred", name="rejected: an escape in the id"),
+    ]

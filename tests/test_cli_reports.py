@@ -9,13 +9,14 @@ import json
 import os
 import shutil
 import subprocess
+from html import escape
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from etl.cli import cli
-from etl.reports import charts
+from etl.reports import charts, html
 
 WINDOW = ("--since", "2026-03-01", "--until", "2026-03-05T12:00:00Z")
 QWEN = "qwen/qwen3.5-35b-a3b"
@@ -195,9 +196,40 @@ def chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+def render_in_chromium(browser: str, page: Path, folder: Path) -> tuple[bytes, str]:
+    """A screenshot of ``page`` opened offline by headless Chromium, and its log (console
+    messages, Content-Security-Policy violations included)."""
+    screenshot = folder / f"{page.stem}.png"
+    done = subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--enable-logging=stderr",
+            "--v=0",
+            f"--user-data-dir={folder / 'profile'}",
+            f"--screenshot={screenshot}",
+            "--window-size=1280,2000",
+            page.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    return screenshot.read_bytes(), done.stderr.decode("utf-8", "replace")
+
+
 class TestBrowser:
     def test_html_report_renders_in_chromium(self, url: str, tmp_path: Path) -> None:
-        """Headless Chromium opens the self-contained report offline and draws it."""
+        """Headless Chromium opens the self-contained report offline and draws it, under
+        its Content-Security-Policy: the inline CSS and SVG charts render, nothing is
+        blocked; a script slipped into the page would be."""
         browser = chromium()
         if browser is None:
             message = "Chromium is not installed (apt-get install chromium)"
@@ -206,28 +238,19 @@ class TestBrowser:
             pytest.skip(message + "; the HTML report was not rendered")
         report = tmp_path / "report.html"
         run(*("report", *WINDOW), "--charts", "4", "--out", str(report), "--database-url", url)
-        screenshot = tmp_path / "report.png"
-        subprocess.run(
-            [
-                browser,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                f"--user-data-dir={tmp_path / 'profile'}",
-                f"--screenshot={screenshot}",
-                "--window-size=1280,2000",
-                report.as_uri(),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-        png = screenshot.read_bytes()
+        page = report.read_text("utf-8")
+        assert f'<meta http-equiv="Content-Security-Policy" content="{escape(html.CSP)}">' in page
+        png, log = render_in_chromium(browser, report, tmp_path)
         assert png[:8] == b"\x89PNG\r\n\x1a\n"
         # A blank page compresses to a few kilobytes; tables and charts do not.
         assert len(png) > 50_000
+        assert "Content Security Policy" not in log, log
+        # Pixel for pixel what the page draws without the policy: it blocks nothing it uses.
+        unguarded = tmp_path / "unguarded.html"
+        unguarded.write_text(page.replace(f'content="{escape(html.CSP)}"', 'content=""'))
+        assert render_in_chromium(browser, unguarded, tmp_path)[0] == png
+        # The policy is in force: the same page with a script in it has the script refused.
+        probe = tmp_path / "probe.html"
+        probe.write_text(page.replace("</main>", "<script>document.title='ran'</script></main>"))
+        _, log = render_in_chromium(browser, probe, tmp_path)
+        assert "violates the following Content Security Policy directive" in log, log

@@ -2,12 +2,16 @@
 half of it, reject exactly what is broken with a reason, and still apply the rest.
 
 Property-based (Hypothesis): each example mutates a few models of a real capture; every
-database is checked against tests/invariants.py afterwards.
+database is checked against tests/invariants.py afterwards, and what it holds is written
+out as terminal tables, CSV, Markdown and HTML without error and without a raw control
+character.
 """
 
 from __future__ import annotations
 
 import copy
+import csv
+import io
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,11 +19,29 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import Engine, text
+from rich.console import Console
+from sqlalchemy import Engine
+from sqlalchemy import text as sql
 
 from etl.pipeline import sync_bytes
-from etl.read.queries import models_report
-from tests.helpers import count_rows, load_json, natural_history, read_bytes
+from etl.read.net_changes import net_changes
+from etl.read.prices import price_table
+from etl.read.queries import models_report, runs_report
+from etl.reports import csv_out, html, markdown, terminal
+from etl.reports.change_document import change_document
+from etl.reports.csv_out import spreadsheet_cell
+from etl.reports.price_document import price_document
+from etl.reports.safe_text import markup, styled, text, visible
+from tests.helpers import (
+    CONTROL_TEXT,
+    FORMULA_TEXT,
+    MARKUP_TEXT,
+    count_rows,
+    load_json,
+    natural_history,
+    raw_controls,
+    read_bytes,
+)
 from tests.invariants import assert_invariants
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -44,6 +66,9 @@ NASTY_TEXT = st.sampled_from(
         "emoji 🧪🚀",
         "x" * 200_000,  # a huge string
         "",
+        *MARKUP_TEXT,  # rich markup: [/] crashed a print
+        *CONTROL_TEXT,  # ANSI and OSC escapes, C1 controls, U+2028, bidirectional override
+        *FORMULA_TEXT,  # what a spreadsheet would evaluate
     ]
 )
 NASTY_PRICE = st.sampled_from(
@@ -153,7 +178,7 @@ class TestMutations:
                 "sync_runs",
                 "payloads",
             ):
-                connection.execute(text(f"DELETE FROM {table}"))
+                connection.execute(sql(f"DELETE FROM {table}"))
         first = _sync(engine, BASE, 0)
         assert first.ok, first.error
         with engine.connect() as connection:
@@ -162,6 +187,7 @@ class TestMutations:
 
         result = _sync(engine, models, 1)
         assert result.status in ("succeeded", "failed"), result
+        _assert_written_safely(engine, result)
         if result.error:
             assert "\n" not in result.error
         if not result.ok:  # nothing of it may have been written
@@ -180,6 +206,54 @@ class TestMutations:
         for warning in result.warnings:
             assert warning.startswith(("skipped", "repaired")), warning
         assert_invariants(engine, check_rebuild=False)
+
+
+def _assert_written_safely(engine: Engine, result: Any) -> None:
+    """The sync's result, the catalog, the runs, the net changes and the price table as
+    rich tables, CSV, Markdown and HTML: no error, no raw control character, no cell a
+    spreadsheet would evaluate."""
+    console = Console(file=io.StringIO(), width=120, emoji=False, highlight=False)
+    terminal.sync_result(console, result.to_json())
+    with engine.connect() as connection:
+        terminal.models(console, models_report(connection, T0 + timedelta(days=1)))
+        terminal.runs(console, runs_report(connection, 5))
+        changes = net_changes(connection, T0, T0 + timedelta(days=1))
+        prices = price_table(connection, T0 + timedelta(days=1))
+    terminal.document(console, change_document(changes))
+    terminal.document(console, price_document(prices))
+    assert not raw_controls(console.file.getvalue())  # type: ignore[attr-defined]
+    for written in (
+        markdown.render(change_document(changes)),
+        html.render(price_document(prices)),
+        terminal.json_text(changes.to_json()),
+    ):
+        assert not raw_controls(written)
+    for table in (csv_out.changes(changes), csv_out.prices(prices)):
+        assert not raw_controls(table)
+        csv.field_size_limit(max(csv.field_size_limit(), 1_000_000))
+        for row in csv.reader(io.StringIO(table)):
+            assert all(spreadsheet_cell(cell) == cell for cell in row), row
+
+
+class TestOutputEscaping:
+    """Any text at all, as the terminal and the CSV writer show it."""
+
+    @settings(max_examples=300, deadline=None)
+    @given(raw=st.text(st.characters(exclude_categories=())) | NASTY_TEXT)
+    def test_any_text_is_shown_inert(self, raw: str) -> None:
+        """Any code point, surrogates and controls included: printed through rich (as
+        text, styled, and inside markup) and written as a CSV cell and as JSON, nothing
+        raw comes out, nothing is evaluated, and JSON still reads back the same string."""
+        assert not raw_controls(visible(raw))
+        kept = visible(raw, newlines=True)
+        assert not raw_controls(kept, allowed="\n") and kept.count("\n") == raw.count("\n")
+        console = Console(file=io.StringIO(), width=80, emoji=False, highlight=False)
+        console.print(text(raw), styled(("x", "red"), raw), f"[red]x[/] {markup(raw)}[red]y[/]")
+        assert not raw_controls(console.file.getvalue())  # type: ignore[attr-defined]
+        cell = csv_out.cell_text(raw)
+        assert not raw_controls(cell)
+        assert spreadsheet_cell(cell) == cell  # already neutral
+        assert json.loads(terminal.json_text({"x": raw})) == {"x": raw}
 
 
 class TestHugeAndDeep:

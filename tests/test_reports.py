@@ -9,6 +9,7 @@ import json
 import re
 from collections.abc import Iterator
 from decimal import Decimal
+from html import escape
 from pathlib import Path
 
 import pytest
@@ -446,6 +447,8 @@ class TestFormats:
         assert '<td class="num cut">−50%</td>' in page
         assert "<code>allenai/olmo-3.1-32b-think</code>" in page
         assert page.count("<tr>") == 1 + 3 + 4 + 3  # header rows of 3 tables and 8 rows
+        policy = f'<meta http-equiv="Content-Security-Policy" content="{escape(html.CSP)}">'
+        assert policy in page and page.index(policy) < page.index("<style>")
 
     def test_history_and_prices_documents(self, connection: Connection) -> None:
         """`history` and `prices` use the same document layer."""
@@ -468,11 +471,24 @@ class TestReportFile:
         assert page.count("<svg") == 1 and "<script" not in page
         # References inside the page (url(#clip), href="#glyph") are fine; nothing else.
         assert not re.findall(r"""(?:src=|@import|<link|url\((?!#)|href="(?!#))""", page)
-        # The only URLs are the SVG namespace names, which are never fetched.
-        leftover = page.replace('xmlns="http://www.w3.org/2000/svg"', "").replace(
-            'xmlns:xlink="http://www.w3.org/1999/xlink"', ""
+        # The only URLs are the SVG namespace names, which are never fetched (and the only
+        # other "http" is the name of the attribute that carries the policy).
+        leftover = (
+            page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+            .replace('xmlns:xlink="http://www.w3.org/1999/xlink"', "")
+            .replace('<meta http-equiv="Content-Security-Policy"', "", 1)
         )
         assert "http" not in leftover
+        # And the browser is told so: nothing but the page's own CSS, SVG and data: images.
+        directives = dict(d.strip().split(" ", 1) for d in html.CSP.split(";"))
+        assert directives == {
+            "default-src": "'none'",
+            "style-src": "'unsafe-inline'",
+            "img-src": "data:",
+            "base-uri": "'none'",
+            "form-action": "'none'",
+        }
+        assert escape(html.CSP) in page
 
     def test_markdown_report_points_to_the_charts(self, connection: Connection) -> None:
         """Markdown cannot hold the charts; it says where they are."""

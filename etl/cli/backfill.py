@@ -141,6 +141,8 @@ def backfill(
 
 
 def _print_report(report: dict[str, Any]) -> None:
+    from etl.reports.safe_text import styled
+
     console = make_console()
     console.print(
         f"{report['files_read']} snapshots read: {report['applied']} applied,"
@@ -157,9 +159,9 @@ def _print_report(report: dict[str, Any]) -> None:
         f" {report['price_rows_written']:+d} price rows"
     )
     for item in report["failed"]:
-        console.print(f"[red]failed:[/] {item['source']}: {item['error']}", highlight=False)
+        console.print(styled(("failed:", "red"), " ", f"{item['source']}: {item['error']}"))
     for item in report["held"]:
-        console.print(f"[yellow]held:[/] {item['source']}: {item['error']}", highlight=False)
+        console.print(styled(("held:", "yellow"), " ", f"{item['source']}: {item['error']}"))
 
 
 @click.command()

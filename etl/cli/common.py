@@ -62,17 +62,20 @@ def fetch_settings_from(settings: Settings) -> FetchSettings:
 
 
 def make_console(stderr: bool = False) -> Console:
+    """A rich console that neither highlights nor turns ``:name:`` codes into emoji: what
+    it prints is catalog text, passed through :mod:`etl.reports.safe_text`."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, emoji=False)
 
 
 def fail(message: str) -> None:
-    from rich.markup import escape
+    from etl.reports.safe_text import styled
 
-    # Escaped: messages quote user input and package names such as catalog-etl[charts].
+    # Text, not markup: messages quote user input, upstream error bodies and package names
+    # such as catalog-etl[charts]; a message of several lines keeps them.
     make_console(stderr=True).print(
-        f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True
+        styled(("error:", "red"), " ", message, newlines=True), soft_wrap=True
     )
     sys.exit(EXIT_FAILED)
 

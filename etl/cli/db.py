@@ -12,6 +12,7 @@ from etl.cli.common import (
     handle_errors,
     settings_from,
 )
+from etl.reports.safe_text import visible
 
 
 @click.group()
@@ -33,7 +34,7 @@ def upgrade(database_url: str | None) -> None:
         state = run_upgrade(engine)
     finally:
         engine.dispose()
-    click.echo(f"{display_url(url)} is at revision {state.current} (latest)")
+    click.echo(visible(f"{display_url(url)} is at revision {state.current} (latest)"))
 
 
 @db.command()
@@ -50,6 +51,8 @@ def status(database_url: str | None) -> None:
         state = schema_state(engine)
     finally:
         engine.dispose()
-    click.echo(f"{display_url(url)}: revision {state.current or 'none'}, latest {state.head}")
+    click.echo(
+        visible(f"{display_url(url)}: revision {state.current or 'none'}, latest {state.head}")
+    )
     if not state.up_to_date:
         sys.exit(EXIT_FAILED)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from etl.cli.common import TIME, database, database_option, fail, handle_errors, make_console
+from etl.reports.safe_text import visible
 
 if TYPE_CHECKING:
     from etl.read.queries import Filters
@@ -233,7 +234,7 @@ def report(
         fail(f"cannot write {out}: {error.strerror or error}")
     counts = ", ".join(f"{count} {label}" for label, count in document.summary)
     charts = f", {len(document.charts)} charts" if output_format == "html" else ""
-    click.echo(f"wrote {out} ({counts}{charts})")
+    click.echo(visible(f"wrote {out} ({counts}{charts})"))
 
 
 @click.command()
@@ -294,4 +295,4 @@ def chart(
         charts.save(series, out)
     except OSError as error:
         fail(f"cannot write {out}: {error.strerror or error}")
-    click.echo(f"wrote {out} ({len(series)} price lines)")
+    click.echo(visible(f"wrote {out} ({len(series)} price lines)"))

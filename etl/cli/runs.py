@@ -80,4 +80,5 @@ def _print(amended: dict[str, object], output_format: str) -> None:
         f" {amended['versions_written']:+} versions, {amended['price_rows_written']:+} price rows",
         highlight=False,
         soft_wrap=True,
+        markup=False,
     )

@@ -302,10 +302,12 @@ def _describe_run(run: dict[str, Any]) -> str:
 
 
 def _print_status(console: Any, report: dict[str, Any]) -> None:
+    from etl.reports.safe_text import styled
     from etl.service.status import describe_age
 
-    def line(label: str, value: str) -> None:
-        console.print(f"{label + ':':<18} {value}", highlight=False, soft_wrap=True)
+    def line(label: str, *value: object | tuple[str, str]) -> None:
+        """``value``: data (the run's error quotes the gateway), shown as text."""
+        console.print(styled(f"{label + ':':<18} ", *value), soft_wrap=True)
 
     last_run, last_success = report["last_run"], report["last_success"]
     line("last run", _describe_run(last_run) if last_run else "none")
@@ -324,4 +326,7 @@ def _print_status(console: Any, report: dict[str, Any]) -> None:
             f" heartbeat {service['heartbeat_at']}, next run {service['next_run_at'] or '-'}",
         )
     if report["max_age_seconds"] is not None:
-        line("health", "ok" if report["healthy"] else f"[red]unhealthy[/]: {report['problem']}")
+        if report["healthy"]:
+            line("health", "ok")
+        else:
+            line("health", ("unhealthy", "red"), f": {report['problem']}")

@@ -137,7 +137,8 @@ def demo(database_url: str | None) -> None:
     with database(database_url, create=True) as engine:
         for sample in SAMPLES:
             console.print(
-                f"syncing {sample.path.name} as observed at {sample.observed_at:%Y-%m-%d}"
+                f"syncing {sample.path.name} as observed at {sample.observed_at:%Y-%m-%d}",
+                markup=False,
             )
             # Four months apart, 28% of the models really are gone: no mass-removal guard.
             result = sync_file(
@@ -152,5 +153,6 @@ def demo(database_url: str | None) -> None:
         f"\nbetween the two: {len(report['added'])} models added, {len(report['removed'])}"
         f" removed, {len(report['price_changes'])} price changes, {len(report['changes'])}"
         " other changes.\nNext: `catalog-etl models`, `catalog-etl diff --since 2025-08-01"
-        " --until 2025-12-01`, `catalog-etl runs`, or open the database with SQL."
+        " --until 2025-12-01`, `catalog-etl runs`, or open the database with SQL.",
+        markup=False,
     )

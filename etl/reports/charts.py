@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from etl.read.history import PriceSeries
 from etl.read.units import per_million
+from etl.reports.safe_text import visible
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -28,6 +29,12 @@ _UNIT_LABELS = {"token": "USD per 1M tokens"}
 # it inherits the page's font.
 _RC: dict[Any, Any] = {"svg.fonttype": "none", "svg.hashsalt": "catalog-etl", "font.size": 9}
 _PROLOG = re.compile(r"<\?xml[^>]*>|<!DOCTYPE[^>]*>|<metadata>.*?</metadata>", re.S)
+
+
+def _label(text: str) -> str:
+    """Catalog text as matplotlib draws it literally: control characters made visible, and
+    ``$`` escaped so that a name never turns into (or breaks) mathtext."""
+    return visible(text).replace("$", r"\$")
 
 
 class ChartsUnavailable(RuntimeError):
@@ -74,7 +81,7 @@ def figure(series: Sequence[PriceSeries], title: str | None = None) -> Figure:
             values = [_value(line, value) for _, value in line.points]
             values.append(values[-1] if values else math.nan)
             label = line.component if single_model else f"{line.info.model} {line.component}"
-            ax.step(times, values, where="post", label=label, linewidth=1.8)
+            ax.step(times, values, where="post", label=_label(label), linewidth=1.8)
         ax.set_ylabel(_UNIT_LABELS.get(unit, f"USD per {unit}"))
         ax.set_ylim(bottom=0, top=max(ax.get_ylim()[1], 0) * 1.08 or 1)
         ax.grid(True, alpha=0.3)
@@ -85,7 +92,7 @@ def figure(series: Sequence[PriceSeries], title: str | None = None) -> Figure:
         formatter = mdates.ConciseDateFormatter(locator)  # type: ignore[no-untyped-call]
         ax.xaxis.set_major_formatter(formatter)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(_label(title), fontsize=10)
     return fig
 
 

@@ -1,16 +1,36 @@
-"""CSV: flat rows for spreadsheets and scripts, every value exact and unabbreviated."""
+"""CSV: flat rows for spreadsheets and scripts, every value unabbreviated.
+
+Catalog text is untrusted, and a spreadsheet evaluates a cell that looks like a formula, so
+every cell is written the way OWASP recommends against CSV injection:
+
+* control characters are shown as backslash escapes (:func:`etl.reports.safe_text.visible`);
+  newlines inside a cell are kept (the cell is quoted);
+* then a cell that begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a
+  single quote ``'`` in front (:func:`spreadsheet_cell`), so a spreadsheet shows it as text
+  instead of evaluating it, unless the whole cell is a plain decimal number (an optional
+  sign, digits, an optional fraction: ``-35``, ``0.000003``), which stays a number.
+
+Amounts and percentages are exact decimal text and never change. For the catalog's text
+exactly as the gateway sent it, use JSON.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from etl.read.changes import ChangeReport
 from etl.read.prices import PriceTable
 from etl.read.units import decimal_text, per_million, price_value_text, unit
+from etl.reports.safe_text import visible
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""What makes a spreadsheet evaluate a cell (OWASP, CSV injection)."""
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 
 CHANGE_COLUMNS = (
     "section",
@@ -33,18 +53,29 @@ CHANGE_COLUMNS = (
 def _write(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
+    # The header too: price components are named by the catalog.
+    writer.writerow({column: cell_text(column) for column in columns})
     for row in rows:
-        writer.writerow({key: _text(value) for key, value in row.items()})
+        writer.writerow({key: cell_text(value) for key, value in row.items()})
     return buffer.getvalue()
 
 
-def _text(value: Any) -> str:
+def spreadsheet_cell(text: str) -> str:
+    """``text`` with a ``'`` in front when a spreadsheet would evaluate it as a formula;
+    a plain decimal number (``-35``) is left alone."""
+    if text.startswith(FORMULA_START) and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+def cell_text(value: Any) -> str:
+    """How ``value`` is written in a cell: empty for None, JSON for a list or a dict, control
+    characters visible, formula-like text neutralized."""
     if value is None:
         return ""
     if isinstance(value, list | dict):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return str(value)
+        value = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return spreadsheet_cell(visible(value, newlines=True))
 
 
 def changes(report: ChangeReport) -> str:

@@ -1,10 +1,15 @@
-"""Markdown (GitHub-flavoured): a document for a chat message or a pull request."""
+"""Markdown (GitHub-flavoured): a document for a chat message or a pull request.
+
+Catalog text is escaped (no markup, no table cell ends early) and its control characters
+are shown as backslash escapes (:func:`etl.reports.safe_text.visible`).
+"""
 
 from __future__ import annotations
 
 import re
 
 from etl.reports.document import Cell, Document, Section
+from etl.reports.safe_text import visible
 
 MAX_CELL = 120
 # Characters that would start markup (or end a table cell) inside a cell.
@@ -12,12 +17,13 @@ _SPECIAL = re.compile(r"([\\`*_\[\]<>|#~])")
 
 
 def escape(text: str) -> str:
-    return _SPECIAL.sub(r"\\\1", " ".join(text.split()))
+    return _SPECIAL.sub(r"\\\1", visible(" ".join(text.split())))
 
 
 def _cell(cell: Cell) -> str:
-    short = cell.wrap or len(cell.text) <= MAX_CELL
-    text = cell.text if short else cell.text[: MAX_CELL - 1] + "…"
+    shown = visible(" ".join(cell.text.split()))
+    short = cell.wrap or len(shown) <= MAX_CELL
+    text = shown if short else shown[: MAX_CELL - 1] + "…"
     if cell.code and text:
         # A code span shows its text literally; only a backtick would end it.
         return "`" + text.replace("`", "'").replace("|", "\\|") + "`"

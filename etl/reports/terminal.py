@@ -1,10 +1,18 @@
-"""Terminal output: rich tables, from the same documents every other format writes."""
+"""Terminal output: rich tables, from the same documents every other format writes.
+
+Every piece of catalog text goes through :mod:`etl.reports.safe_text`: cells, titles, column
+names and lines are rich ``Text`` (never parsed as markup) with control characters made
+visible.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
+
+from etl.reports.safe_text import CONTROLS, styled, text, visible
 
 if TYPE_CHECKING:  # only types: `sync` prints without importing the query layer or rich's tables
     from rich.console import Console
@@ -18,48 +26,64 @@ T = TypeVar("T")
 _TONES = {"cut": "green", "increase": "red", "muted": "dim"}
 
 
+_JSON_ESCAPED = re.compile(f"[{CONTROLS}]")
+
+
+def json_text(document: Any) -> str:
+    """``document`` as indented JSON, the exact data: non-ASCII text as is, except what
+    :mod:`etl.reports.safe_text` makes visible in a terminal (C1 controls, separators,
+    bidirectional controls and lone surrogates, which no UTF-8 output can even encode),
+    written as ``\\uXXXX`` escapes: the same strings to a JSON reader, inert on a terminal.
+    JSON itself escapes C0 controls."""
+    dumped = json.dumps(document, indent=2, ensure_ascii=False)
+    # Outside strings JSON is ASCII, and a raw control can only be inside a string.
+    return _JSON_ESCAPED.sub(lambda match: f"\\u{ord(match.group()):04x}", dumped)
+
+
 def print_json(console: Console, document: Any) -> None:
     # Plain print, not rich: the JSON must be byte-for-byte what a script expects.
-    console.file.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    console.file.write(json_text(document) + "\n")
 
 
-def _cell(value: Any) -> str:
+def _short(value: str, wrap: bool = False) -> str:
+    """Control characters made visible, then cut to MAX_CELL with an ellipsis (unless the
+    cell must be read whole)."""
+    shown = visible(value)
+    return shown if wrap or len(shown) <= MAX_CELL else shown[: MAX_CELL - 1] + "…"
+
+
+def _cell(value: Any) -> Text:
     if value is None:
-        return "-"
+        return text("-")
     if isinstance(value, list | tuple):
         value = ", ".join(map(str, value))
     elif isinstance(value, dict):
         value = json.dumps(value, ensure_ascii=False, sort_keys=True)
-    text = str(value).replace("\n", " ")
-    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
+    return text(_short(str(value).replace("\n", " ")))
 
 
 def _table(title: str, columns: Iterable[str], rows: Iterable[Iterable[Any]]) -> Table:
     from rich.table import Table
 
-    table = Table(title=title, title_justify="left", show_lines=False)
+    table = Table(title=text(title), title_justify="left", show_lines=False)
     for column in columns:
-        table.add_column(column, overflow="fold")
+        table.add_column(text(column), overflow="fold")
     for row in rows:
         table.add_row(*(_cell(value) for value in row))
     return table
 
 
 def _text(cell: Cell) -> Text:
-    from rich.text import Text
-
-    short = cell.wrap or len(cell.text) <= MAX_CELL
-    text = cell.text if short else cell.text[: MAX_CELL - 1] + "…"
-    return Text(text, style=_TONES.get(cell.tone, ""))
+    return text(_short(cell.text, cell.wrap), style=_TONES.get(cell.tone, ""))
 
 
 def section_table(section: Section) -> Table:
     from rich.table import Table
 
-    table = Table(title=section.title, title_justify="left", show_lines=False)
+    table = Table(title=text(section.title), title_justify="left", show_lines=False)
     for index, column in enumerate(section.columns):
         numeric = index in section.numeric_columns
-        table.add_column(column, overflow="fold", justify="right" if numeric else "left")
+        table.add_column(text(column), overflow="fold", justify="right" if numeric else "left")
     for row in section.rows:
         table.add_row(*(_text(cell) for cell in row))
     return table
@@ -67,20 +91,16 @@ def section_table(section: Section) -> Table:
 
 def document(console: Console, doc: Document) -> None:
     """A document as rich tables; empty sections are left out."""
-    from rich.text import Text
-
-    console.print(Text(doc.title, style="bold"))
+    console.print(text(doc.title, style="bold"))
     for line in doc.lines:
-        console.print(line, highlight=False)
+        console.print(text(line))
     if doc.summary:
-        console.print(
-            " · ".join(f"{count} {label}" for label, count in doc.summary), highlight=False
-        )
+        console.print(text(" · ".join(f"{count} {label}" for label, count in doc.summary)))
     for section in doc.sections:
         if section.rows:
             console.print(section_table(section))
     if doc.empty:
-        console.print(doc.empty_text)
+        console.print(text(doc.empty_text))
 
 
 def progress(items: Sequence[T], description: str) -> Iterator[T]:
@@ -102,13 +122,13 @@ def sync_result(console: Console, result: dict[str, Any]) -> None:
     status = result["status"]
     style = {"succeeded": "green", "held": "yellow"}.get(status, "red")
     console.print(
-        f"run {result['run_id']}: [{style}]{status}[/] (observed {result['observed_at']})"
+        styled(f"run {result['run_id']}: ", (status, style), f" (observed {result['observed_at']})")
     )
     if result.get("error"):
-        console.print(f"[red]error:[/] {result['error']}", highlight=False)
+        console.print(styled(("error:", "red"), " ", result["error"]))
     if status == "succeeded":
         for reason in (result.get("held_providers") or {}).values():
-            console.print(f"[yellow]held:[/] {reason}", highlight=False)
+            console.print(styled(("held:", "yellow"), " ", reason))
         console.print(
             f"{result['models_seen']} models seen: {result['added']} added, "
             f"{result['removed']} removed, {result['returned']} returned; "
@@ -116,14 +136,14 @@ def sync_result(console: Console, result: dict[str, Any]) -> None:
             " written"
         )
     for warning in result["warnings"][:20]:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        console.print(styled(("warning:", "yellow"), " ", warning))
     if len(result["warnings"]) > 20:
         console.print(f"... and {len(result['warnings']) - 20} more warnings (see --format json)")
 
 
 def models(console: Console, report: dict[str, Any]) -> None:
     if report["observed_at"] is None:
-        console.print(f"nothing was observed at or before {report['as_of']}")
+        console.print(text(f"nothing was observed at or before {report['as_of']}"))
         return
     rows = [
         (
