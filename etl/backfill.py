@@ -25,7 +25,7 @@ from etl.errors import SyncError
 from etl.ingest.payload import PayloadError
 from etl.ingest.shapes import DEFAULT_PROVIDER, parse_catalog
 from etl.ingest.snapshots import Snapshot, SnapshotError
-from etl.store.archive import archive_payload
+from etl.store.archive import archive_payload, previous_payload
 from etl.store.guard import DEFAULT_MASS_REMOVAL_FLOOR, DEFAULT_MAX_REMOVED_SHARE, removal_guard
 from etl.store.history import Observation, Progress, Replayed, merge, rederive, replay
 from etl.store.locks import sync_transaction
@@ -199,7 +199,8 @@ def _admit(
         return None
     if recorded:
         raise SyncError(f"another payload was already observed at {iso(snapshot.observed_at)}")
-    archive_payload(connection, raw, payload.sha256, utcnow(), observed_at=snapshot.observed_at)
+    after = previous_payload(connection, snapshot.observed_at)
+    archive_payload(connection, raw, payload.sha256, utcnow(), after=after)
     run_id = connection.execute(
         insert(sync_runs_table)
         .values(

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,36 +16,12 @@ from etl.cli.common import (
     format_option,
     handle_errors,
     make_console,
+    progress_bar,
     settings_from,
 )
 
 if TYPE_CHECKING:
-    from etl.store.history import Progress
-
-
-@contextmanager
-def _progress_bar() -> Iterator[Progress]:
-    """A rich progress bar on stderr (only when it is a terminal), one task per phase."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    console = make_console(stderr=True)
-    bar = Progress(
-        TextColumn("{task.description:<9}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=console,
-        disable=not console.is_terminal,
-        transient=True,
-    )
-    tasks: dict[str, Any] = {}
-
-    def update(phase: str, done: int, total: int) -> None:
-        if phase not in tasks:
-            tasks[phase] = bar.add_task(phase, total=total)
-        bar.update(tasks[phase], completed=done, total=total)
-
-    with bar:
-        yield update
+    pass
 
 
 @click.command()
@@ -115,12 +89,17 @@ def backfill(
         raise click.UsageError("--git and --path go together")
     if not paths and not git_repo:
         raise click.UsageError("give files or directories, or --git REPO --path FILE")
-    snapshots = file_snapshots(paths, time_from=time_from, time_pattern=time_pattern)  # type: ignore[arg-type]
-    if git_repo and git_path:
-        snapshots += git_snapshots(git_repo, git_path)
     settings = settings_from()
+    snapshots = file_snapshots(
+        paths,
+        time_from=time_from,  # type: ignore[arg-type]
+        time_pattern=time_pattern,
+        max_bytes=settings.max_bytes,
+    )
+    if git_repo and git_path:
+        snapshots += git_snapshots(git_repo, git_path, max_bytes=settings.max_bytes)
     share = None if allow_mass_removal else settings.max_removed_share
-    with database(database_url, create=True) as engine, _progress_bar() as progress:
+    with database(database_url, create=True) as engine, progress_bar() as progress:
         report = run_backfill(
             engine,
             snapshots,
@@ -175,7 +154,7 @@ def rebuild(database_url: str | None, output_format: str) -> None:
     """
     from etl.backfill import rebuild as run_rebuild
 
-    with database(database_url) as engine, _progress_bar() as progress:
+    with database(database_url) as engine, progress_bar() as progress:
         report = run_rebuild(engine, progress=progress)
     console = make_console()
     if output_format == "json":

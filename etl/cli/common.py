@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from etl.config import Settings
     from etl.ingest.fetch import FetchSettings
+    from etl.store.history import Progress
 
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_FAILED = 1
@@ -57,6 +58,7 @@ def fetch_settings_from(settings: Settings) -> FetchSettings:
     return FetchSettings(
         total_timeout=settings.timeout,
         retries=settings.retries,
+        max_bytes=settings.max_bytes,
         allow_insecure_http=settings.allow_insecure_http,
     )
 
@@ -173,3 +175,28 @@ def database(database_url: str | None, *, create: bool = False) -> Iterator[Engi
         yield engine
     finally:
         engine.dispose()
+
+
+@contextmanager
+def progress_bar() -> Iterator[Progress]:
+    """A rich progress bar on stderr (only when it is a terminal), one task per phase."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    console = make_console(stderr=True)
+    bar = Progress(
+        TextColumn("{task.description:<9}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        disable=not console.is_terminal,
+        transient=True,
+    )
+    tasks: dict[str, Any] = {}
+
+    def update(phase: str, done: int, total: int) -> None:
+        if phase not in tasks:
+            tasks[phase] = bar.add_task(phase, total=total)
+        bar.update(tasks[phase], completed=done, total=total)
+
+    with bar:
+        yield update

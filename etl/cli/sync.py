@@ -99,7 +99,7 @@ def sync(
     }
     with database(settings.database_url, create=True) as engine:
         if file is not None:
-            result = sync_file(engine, file, **options)
+            result = sync_file(engine, file, max_bytes=settings.max_bytes, **options)
         else:
             assert url is not None
             fetch_settings = fetch_settings_from(settings)

@@ -8,9 +8,10 @@ dictionary; 63 real daily captures of 28 MB take about 147 kB, where frames of t
 take 4 MB). The base row cannot be deleted while a delta needs it (a foreign key).
 
 A read decompresses the chain from the nearest frame of its own down to the payload, so
-chains are bounded: a payload is stored as a frame of its own when its base's chain is
-already :data:`MAX_DEPTH` long, or when decompressing the chain would produce more than
-:data:`MAX_CHAIN_BYTES` (large catalogs get shorter chains). The payload read or stored last
+chains are bounded: when the base's chain is already :data:`MAX_DEPTH` long, or reading it
+would produce more than :data:`MAX_CHAIN_BYTES` (large catalogs get shorter chains), the
+payload is stored against the chain's first frame instead (a new branch), or as a frame of
+its own when that is smaller. The payload read or stored last
 is kept in memory, so reading payloads in time order (``rebuild``, a backfill, the next
 tick of ``serve``) decompresses each one once.
 
@@ -35,10 +36,11 @@ from etl.db.tables import payloads_table, sync_runs_table
 COMPRESSION = "zstd"
 DELTA = "zstd-delta"
 ZSTD_LEVEL = 3
-MAX_DEPTH = 64
-"""Most frames a read decompresses (git's packs allow chains of 50)."""
-MAX_CHAIN_BYTES = 64 * 1024 * 1024
-"""Most bytes a read produces along a chain: with 13 MB catalogs, chains of 4."""
+MAX_DEPTH = 256
+"""Most deltas on top of a frame of their own: reading the longest chain of 500 kB
+catalogs takes about 45 ms."""
+MAX_CHAIN_BYTES = 256 * 1024 * 1024
+"""Most bytes a read produces along a chain: 13 MB catalogs get chains of about 18."""
 _KEPT = 2
 
 
@@ -90,22 +92,27 @@ def archive_payload(
     sha256: str,
     stored_at: datetime,
     *,
-    observed_at: datetime | None = None,
+    after: str | None = None,
 ) -> bool:
     """Store ``raw`` unless a payload with this sha256 is already archived; True if stored.
-    With ``observed_at``, it is stored as a delta from the payload observed just before."""
+    ``after``: the sha256 of the payload observed just before this one, to store a delta
+    from (see :func:`base_for`)."""
     exists = connection.execute(
         select(payloads_table.c.sha256).where(payloads_table.c.sha256 == sha256)
     ).first()
     if exists:
         return False
-    base = base_for(connection, observed_at, len(raw)) if observed_at is not None else None
+    base = base_for(connection, after, len(raw)) if after is not None else None
     row: dict[str, Any] = {"compression": COMPRESSION, "base_sha256": None, "depth": 0}
-    if base is None:
-        row["content"] = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(raw)
-    else:
+    if base is not None:
         frame = delta_frame(load_payload(connection, base.sha256), raw)
         row.update(compression=DELTA, content=frame, base_sha256=base.sha256, depth=base.depth + 1)
+    if base is None or base.depth == 0:
+        # A new chain (or one restarted from its first frame): a frame of its own when that
+        # is no bigger than the delta.
+        own = zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(raw)
+        if base is None or len(own) <= len(row["content"]):
+            row.update(compression=COMPRESSION, content=own, base_sha256=None, depth=0)
     connection.execute(
         insert(payloads_table).values(
             sha256=sha256, size_bytes=len(raw), stored_at=stored_at, **row
@@ -115,26 +122,59 @@ def archive_payload(
     return True
 
 
-def base_for(connection: Connection, observed_at: datetime, size: int) -> Base | None:
-    """The payload observed last before ``observed_at``, if a delta from it keeps the chain
-    within bounds."""
+def previous_payload(connection: Connection, observed_at: datetime) -> str | None:
+    """The sha256 of the archived payload observed last before ``observed_at``."""
     runs, payloads = sync_runs_table, payloads_table
-    found = connection.execute(
-        select(payloads.c.sha256, payloads.c.depth, payloads.c.size_bytes)
+    found: str | None = connection.execute(
+        select(payloads.c.sha256)
         .join(runs, runs.c.payload_sha256 == payloads.c.sha256)
         .where(runs.c.observed_at < observed_at)
         .order_by(runs.c.observed_at.desc())
         .limit(1)
+    ).scalar()
+    return found
+
+
+def base_for(connection: Connection, previous: str, size: int) -> Base | None:
+    """What to store a payload against, given the one observed just before it: that one;
+    when its chain is as long as allowed, the chain's first frame (a new branch, a delta
+    spanning more changes); None for a frame of its own."""
+    payloads = payloads_table
+    found = connection.execute(
+        select(payloads.c.sha256, payloads.c.depth, payloads.c.size_bytes).where(
+            payloads.c.sha256 == previous
+        )
     ).first()
     if found is None:
         return None
     base = Base(found.sha256, found.depth, found.size_bytes)
-    if base.depth + 1 > MAX_DEPTH:
-        return None
     # A read of the new payload decompresses the base's chain and one frame more.
-    if (base.depth + 2) * max(size, base.size_bytes) > MAX_CHAIN_BYTES:
-        return None
-    return base
+    if base.depth + 1 <= MAX_DEPTH and (base.depth + 2) * max(size, base.size_bytes) <= (
+        MAX_CHAIN_BYTES
+    ):
+        return base
+    root = _root(connection, base.sha256)
+    return root if 2 * max(size, root.size_bytes) <= MAX_CHAIN_BYTES else None
+
+
+def _root(connection: Connection, sha256: str) -> Base:
+    """The first frame of a payload's chain (a frame of its own)."""
+    payloads = payloads_table
+    walk = (
+        select(payloads.c.sha256, payloads.c.base_sha256, payloads.c.size_bytes)
+        .where(payloads.c.sha256 == sha256)
+        .cte("up", recursive=True)
+    )
+    parent = payloads.alias("parent")
+    walk = walk.union_all(
+        select(parent.c.sha256, parent.c.base_sha256, parent.c.size_bytes).where(
+            parent.c.sha256 == walk.c.base_sha256
+        )
+    )
+    found = connection.execute(
+        select(walk.c.sha256, walk.c.size_bytes).where(walk.c.base_sha256.is_(None))
+    ).one()
+    return Base(found.sha256, 0, found.size_bytes)
 
 
 def delta_frame(base: bytes, raw: bytes) -> bytes:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine, exists, func, select, update
 
 from etl.db.tables import payloads_table, sync_runs_table
-from etl.store.archive import DELTA, base_for, delta_frame, load_payload
+from etl.store.archive import DELTA, base_for, delta_frame, load_payload, previous_payload
 from etl.store.locks import sync_transaction
 
 BATCH = 20
@@ -86,7 +86,8 @@ def _convert(connection: Connection, sha256: str, report: Compacted) -> None:
     observed_at = connection.execute(
         select(func.min(runs.c.observed_at)).where(runs.c.payload_sha256 == sha256)
     ).scalar_one()
-    base = base_for(connection, observed_at, row.size_bytes)
+    previous = previous_payload(connection, observed_at)
+    base = base_for(connection, previous, row.size_bytes) if previous is not None else None
     if row.base_sha256 is not None or base is None or base.sha256 == sha256:
         return  # converted meanwhile, or the first of its chain
     frame = delta_frame(load_payload(connection, base.sha256), load_payload(connection, sha256))

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, select
@@ -49,8 +48,7 @@ def observe(
         # Only the records are kept, not the parsed document: see consume in apply_catalog.
         catalog = parse_catalog(raw, provider, sha256=result.payload_sha256)[1]
         result.shape, result.providers = catalog.shape, catalog.providers
-        latest_at = latest.observed_at if latest is not None else None
-        outcome = _apply(connection, raw, catalog, result, latest_at, guard, provider)
+        outcome = _apply(connection, raw, catalog, result, latest, guard, provider)
     result.status = outcome.status
     result.warnings = outcome.warnings
     result.held_providers = outcome.held or None
@@ -90,17 +88,19 @@ def _apply(
     raw: bytes,
     catalog: RawCatalog,
     result: SyncResult,
-    latest_at: datetime | None,
+    latest: Row[Any] | None,
     guard: RemovalGuard | None,
     provider: str,
 ) -> Outcome:
     observed_at, sha256 = result.observed_at, result.payload_sha256
     assert observed_at is not None and sha256 is not None
-    if latest_at is not None and observed_at <= latest_at and _applied_at(connection, result):
+    late = latest is not None and observed_at < latest.observed_at
+    if latest is not None and observed_at <= latest.observed_at and _applied_at(connection, result):
         return Outcome("succeeded", LoadCounts(), catalog.warnings)  # applied before: a no-op
-    archive_payload(connection, raw, sha256, utcnow(), observed_at=observed_at)
-    if latest_at is not None and observed_at < latest_at:
-        previous = latest_run(connection, before=observed_at)
+    previous = latest_run(connection, before=observed_at) if late else latest
+    after = previous.payload_sha256 if previous is not None else None
+    archive_payload(connection, raw, sha256, utcnow(), after=after)
+    if late:
         if previous is not None and _same_payload(previous, result, provider):
             # Nothing changes between the observation before and this one: only the sighting.
             seen_before(connection, _complete(previous), observed_at)
