@@ -15,6 +15,8 @@ times each, on one engine kept open (as a Python program or a busy service would
                        the end: it only records the sighting
   late, halfway        the same changes observed halfway through the history: rewinds and
                        applies half of it again (cost follows what comes after)
+  in order, fresh engine   the in-order case as `serve` runs each tick: a new engine (new
+                       connection, statements compiled again) for the one sync
 
 Each late sync is taken back out with `runs forget` (not timed) before the next repeat, and
 each in-order one likewise, so every repeat starts from the same history. The target: a late
@@ -81,7 +83,23 @@ def measure(engine: Engine, hours: int, last: SyntheticCatalog, repeat: int) -> 
             engine, changed, T0 + timedelta(hours=hours // 2, seconds=1)
         ),
     }
+    cases["in order, fresh engine"] = lambda: _fresh_engine(
+        engine, changed, end + timedelta(hours=1)
+    )
     return {name: statistics.median(case() for _ in range(repeat)) for name, case in cases.items()}
+
+
+def _fresh_engine(engine: Engine, raw: bytes, moment: datetime) -> float:
+    """One in-order sync through an engine made for it, as each tick of `serve` does."""
+    url = engine.url.render_as_string(hide_password=False)
+    started = time.perf_counter()
+    tick = make_engine(url)
+    result = sync_bytes(tick, raw, observed_at=moment)
+    tick.dispose()
+    elapsed = time.perf_counter() - started
+    assert result.ok, result.error
+    forget_run(engine, result.run_id)
+    return elapsed
 
 
 def _payload_at(engine: Engine, moment: datetime) -> bytes:

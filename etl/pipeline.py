@@ -33,6 +33,7 @@ from etl.store.observe import observe
 from etl.store.runs import SyncResult as SyncResult
 from etl.store.runs import TickClaimed, finish_run, record_failure, start_run
 from etl.store.runs import abandon_run as abandon_run
+from etl.text import path_text
 from etl.times import DEFAULT_MAX_CLOCK_SKEW as DEFAULT_MAX_CLOCK_SKEW
 from etl.times import future_problem, utcnow
 
@@ -78,16 +79,17 @@ def sync_file(
     """Sync a catalog saved in a file (``.json``, or gzip-compressed: decompressed to at most
     ``max_bytes``)."""
     file = Path(path)
+    name = path_text(file)  # stored in the run: a name that is not UTF-8 still has to be text
 
     def read() -> Obtained:
         try:
             return Obtained(read_catalog_file(file, max_bytes))
         except OSError as error:
-            raise SyncError(f"cannot read {file}: {error.strerror or error}") from None
+            raise SyncError(f"cannot read {name}: {error.strerror or error}") from None
         except ValueError as error:  # not gzip after all, or a decompression bomb
-            raise SyncError(str(error)) from None
+            raise SyncError(path_text(error)) from None
 
-    return run_sync(engine, read, source=str(file), **options)
+    return run_sync(engine, read, source=name, **options)
 
 
 def sync_url(

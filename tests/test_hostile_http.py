@@ -10,7 +10,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -62,33 +61,35 @@ def elsewhere() -> Iterator[HTTPServer]:
         server.stop()
 
 
+_MEASURE = """
+import os, subprocess, sys
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+with open(sys.argv[1], "w") as out:
+    out.write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+"""Runs a command and writes its peak RSS (KiB) to a file. A process forked from pytest
+itself would count pytest's pages as its own high-water mark, which survives exec; one
+forked from this small interpreter counts only what the command uses."""
+
+
 def run_cli(*args: str, tmp_path: Path) -> tuple[int, str, str, int]:
     """`python -m etl ARGS` in a child process: exit code, stdout, stderr and its peak RSS
-    in bytes (the kernel's accounting of that child alone, from wait4)."""
+    in bytes."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CATALOG_ETL_")}
     env["CATALOG_ETL_DATABASE_URL"] = f"sqlite:///{tmp_path / 'catalog.db'}"
-    child = subprocess.Popen(
-        [sys.executable, "-m", "etl", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+    peak = tmp_path / "peak-rss"
+    done = subprocess.run(
+        [sys.executable, "-c", _MEASURE, str(peak), sys.executable, "-m", "etl", *args],
+        capture_output=True,
         env=env,
         cwd=tmp_path,
+        timeout=120,
+        check=False,
     )
-    output: dict[str, bytes] = {}
-    readers = [
-        threading.Thread(target=lambda name=name, pipe=pipe: output.update({name: pipe.read()}))
-        for name, pipe in (("out", child.stdout), ("err", child.stderr))
-    ]
-    for reader in readers:
-        reader.start()
-    _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
-    for reader in readers:
-        reader.join()
-    for pipe in (child.stdout, child.stderr):
-        assert pipe is not None
-        pipe.close()
-    return child.returncode, output["out"].decode(), output["err"].decode(), usage.ru_maxrss * 1024
+    rss = int(peak.read_text()) * 1024
+    return done.returncode, done.stdout.decode(), done.stderr.decode(), rss
 
 
 class TestDecompressionBombs:

@@ -24,15 +24,14 @@ import pytest
 from click.testing import CliRunner
 from pytest_httpserver import HTTPServer
 from rich.console import Console
-from rich.text import Text
-from sqlalchemy import update
+from sqlalchemy import Engine, update
 
 from etl.cli import cli
 from etl.db.engine import make_engine
 from etl.db.tables import sync_runs_table
 from etl.reports import html, terminal
 from etl.reports.csv_out import cell_text, spreadsheet_cell
-from etl.reports.safe_text import markup, styled, text, visible
+from etl.reports.safe_text import styled, text, visible
 from etl.times import utcnow
 from tests.helpers import (
     ANSI_CLEAR,
@@ -43,6 +42,7 @@ from tests.helpers import (
     OSC_LINK,
     TESTS,
     hostile_models,
+    make_model,
     payload,
     raw_controls,
 )
@@ -306,20 +306,16 @@ class TestVisible:
         "raw", [*MARKUP_TEXT, *CONTROL_TEXT, "ends with \\", "\\[bold]", "[/]\\", "[[/]]"]
     )
     def test_markup_is_never_interpreted(self, raw: str) -> None:
-        """:func:`text` and :func:`styled` are never parsed as markup; :func:`markup` placed
-        between tags prints exactly :func:`visible`'s text."""
+        """:func:`text` and :func:`styled` are never parsed as markup."""
         assert text(raw).plain == visible(raw) and text(raw, "bold").style == "bold"
         line = styled(("error:", "red"), " ", raw)
         assert line.plain == f"error: {visible(raw)}"
         assert [(span.start, span.end, span.style) for span in line.spans] == [(0, 6, "red")]
-        rendered = Text.from_markup(f"[red]x[/] {markup(raw)}[bold]y[/]")
-        assert rendered.plain == f"x {visible(raw)}y"
 
     def test_rendered_text_holds_no_control(self) -> None:
         """Through a rich console (as the commands print), nothing raw reaches the output."""
         console = Console(file=io.StringIO(), width=80, emoji=False, highlight=False)
         for raw in (*MARKUP_TEXT, *CONTROL_TEXT):
-            console.print(f"[red]error:[/] {markup(raw)}")
             console.print(text(raw), styled(("x", "red"), raw, newlines=True))
             terminal.sync_result(console, _result(raw))
         output = console.file.getvalue()  # type: ignore[attr-defined]
@@ -392,3 +388,37 @@ class TestCsv:
         assert cell_text(["=x"]) == '["=x"]'
         assert cell_text(None) == ""
         assert cell_text(ANSI_CLEAR) == "\\x1b[2J\\x1b[H"
+
+
+class TestNamesThatAreNotText:
+    def test_a_file_name_that_is_not_utf8_is_recorded(
+        self, database_url: str, tmp_path: Path
+    ) -> None:
+        """`sync --file` of a file whose name holds bytes that are not UTF-8 syncs, and the
+        run records the name with those bytes as escapes (it used to fail to be stored)."""
+        name = os.fsdecode(b"bad\xff.json")
+        (tmp_path / name).write_text(json.dumps({"data": [make_model("a/one")]}))
+        result = CliRunner().invoke(
+            cli,
+            [
+                "sync",
+                "--file",
+                str(tmp_path / name),
+                "--database-url",
+                database_url,
+                "--format",
+                "json",
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output)["source"].endswith("bad\\xff.json")
+
+    @pytest.mark.parametrize("model_id", ["evil/\u2028ls", "evil/\u202etxt", "evil/\x85"])
+    def test_ids_with_invisible_controls_are_rejected(self, engine: Engine, model_id: str) -> None:
+        """A model id holding a line separator, a bidirectional control or a C1 control is
+        rejected with a warning, as one with an ASCII control is."""
+        from etl.pipeline import sync_bytes
+
+        result = sync_bytes(engine, payload([make_model(model_id), make_model("a/fine")]))
+        assert result.ok and result.added == 1
+        assert any("control characters" in warning for warning in result.warnings)

@@ -11,9 +11,11 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, StringConstraints
 
+from etl.text import CONTROLS
+
 BIGINT_MAX = 2**63 - 1
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(f"[{CONTROLS}\n]")
 
 
 def _clean_id(value: str) -> str:

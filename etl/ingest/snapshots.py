@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from etl.ingest.decompress import DEFAULT_MAX_BYTES, gunzip_bytes, read_catalog_file
+from etl.text import path_text
 from etl.times import as_utc
 
 TimeSource = Literal["name", "mtime"]
@@ -76,7 +77,7 @@ def _read_file(path: Path, max_bytes: int) -> Callable[[], bytes]:
         try:
             return read_catalog_file(path, max_bytes)
         except ValueError as error:
-            raise SnapshotError(str(error)) from None
+            raise SnapshotError(path_text(error)) from None
 
     return read
 
@@ -112,7 +113,7 @@ def file_snapshots(
             observed = time_from_name(path.name)
             how = "its name holds no date (use --time-from mtime or --time-pattern)"
         problem = None if observed is not None else f"no observation time: {how}"
-        snapshots.append(Snapshot(str(path), observed, _read_file(path, max_bytes), problem))
+        snapshots.append(Snapshot(path_text(path), observed, _read_file(path, max_bytes), problem))
     return snapshots
 
 

@@ -20,6 +20,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from etl.text import visible
+
 LOG_FORMATS = ("human", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 FIELDS = "fields"
@@ -85,7 +87,9 @@ class HumanFormatter(logging.Formatter):
     """``2026-05-01T12:00:00.123Z INFO    run 12 succeeded: ...``"""
 
     def format(self, record: logging.LogRecord) -> str:
-        line = f"{_timestamp(record)} {record.levelname:<7} {record.getMessage()}"
+        # Messages quote upstream text (error bodies, model ids): escapes made visible.
+        message = visible(record.getMessage())
+        line = f"{_timestamp(record)} {record.levelname:<7} {message}"
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:
