@@ -213,6 +213,37 @@ class TestDatabaseCommands:
         assert "s3cret-marker" not in result.output
         assert "***" in result.output
 
+    @pytest.mark.parametrize(
+        ("url", "shown"),
+        [
+            ("mysql://root:pw-marker@127.0.0.1/test", "mysql is not supported ('mysql://root:***@"),
+            ("foo", "not a database URL: 'foo'"),
+            ("postgresql//u:pw-marker@h/x", "not a database URL: 'postgresql//u:***@h/x'"),
+            ("postgresql+nope://u@127.0.0.1/x", "unknown driver 'postgresql+nope'"),
+        ],
+    )
+    def test_unusable_url_is_named(self, url: str, shown: str) -> None:
+        """A URL of an unsupported database, or no URL at all, is one line on stderr that
+        echoes what was typed (its password masked) and names the supported databases."""
+        result = CliRunner().invoke(cli, ["models", "--database-url", url])
+        assert result.exit_code == 1, result.output
+        assert result.stdout == ""
+        assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+        assert shown in result.stderr
+        assert "pw-marker" not in result.stderr
+        if "driver" not in shown:
+            assert "SQLite (sqlite:///PATH) and PostgreSQL" in result.stderr
+
+    def test_missing_driver_is_named(self) -> None:
+        """A supported database whose driver is not installed says which module is missing."""
+        result = CliRunner().invoke(
+            cli, ["models", "--database-url", "postgresql+pg8000://u@127.0.0.1/x"]
+        )
+        assert result.exit_code == 1
+        assert "the driver for postgresql+pg8000 is not installed: no module 'pg8000'" in (
+            result.stderr
+        )
+
 
 class TestDemo:
     def test_demo_twice(self, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -18,25 +19,38 @@ class DatabaseURLError(ValueError):
     """A database URL that SQLAlchemy cannot use."""
 
 
+SUPPORTED = "SQLite (sqlite:///PATH) and PostgreSQL (postgresql://USER@HOST/DATABASE)"
+_BACKENDS = frozenset({"sqlite", "postgresql"})
+# The password of a URL too broken to parse: whatever lies between a colon and an @.
+_LOOSE_PASSWORD = re.compile(r"(?<=:)[^:@/]+(?=@)")
+
+
 def parse_url(url: str) -> URL:
-    """Parse a SQLAlchemy URL; ``postgresql://`` means psycopg 3, the driver catalog-etl ships."""
+    """Parse a SQLAlchemy URL of a supported database; ``postgresql://`` means psycopg 3, the
+    driver catalog-etl ships."""
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise DatabaseURLError(f"not a database URL: {display_url(url)!r}") from None
+        raise DatabaseURLError(
+            f"not a database URL: {display_url(url)!r}; catalog-etl supports {SUPPORTED}"
+        ) from None
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
-    if parsed.drivername in ("mysql", "mariadb"):
-        parsed = parsed.set(drivername=f"{parsed.drivername}+pymysql")
+    if parsed.get_backend_name() not in _BACKENDS:
+        raise DatabaseURLError(
+            f"{parsed.get_backend_name()} is not supported ({display_url(parsed)!r});"
+            f" catalog-etl supports {SUPPORTED}"
+        )
     return parsed
 
 
 def display_url(url: str | URL) -> str:
-    """The URL with any password replaced by ``***``."""
+    """The URL with any password replaced by ``***``; text that does not parse as a URL is
+    shown as given, with whatever looks like a password masked."""
     try:
         parsed = make_url(url) if isinstance(url, str) else url
     except ArgumentError:
-        return "<unparseable database URL>"
+        return _LOOSE_PASSWORD.sub("***", str(url))
     return parsed.render_as_string(hide_password=True)
 
 
@@ -51,10 +65,26 @@ def make_engine(url: str, *, sqlite_foreign_keys: bool = True, **kwargs: Any) ->
             folder = Path(database).expanduser().resolve().parent
             if not folder.is_dir():
                 raise DatabaseURLError(f"folder {folder} for the SQLite database does not exist")
-        engine = create_engine(parsed, **kwargs)
+        engine = _create(parsed, **kwargs)
         _configure_sqlite(engine, foreign_keys=sqlite_foreign_keys)
         return engine
-    return create_engine(parsed, pool_pre_ping=True, **kwargs)
+    return _create(parsed, pool_pre_ping=True, **kwargs)
+
+
+def _create(url: URL, **kwargs: Any) -> Engine:
+    try:
+        return create_engine(url, **kwargs)
+    except NoSuchModuleError:
+        raise DatabaseURLError(
+            f"unknown driver {url.drivername!r} ({display_url(url)!r});"
+            f" catalog-etl supports {SUPPORTED}"
+        ) from None
+    except ModuleNotFoundError as error:
+        shipped = url.drivername.endswith("psycopg")
+        extra = " (pip install 'catalog-etl[postgres]')" if shipped else ""
+        raise DatabaseURLError(
+            f"the driver for {url.drivername} is not installed: no module {error.name!r}{extra}"
+        ) from None
 
 
 def _configure_sqlite(engine: Engine, *, foreign_keys: bool) -> None:
