@@ -320,12 +320,12 @@ class TestTick:
         service.tick()
         assert service.ticks == 0
 
-    def test_fetch_pause_is_cut_by_the_interrupt(self, database_url: str) -> None:
-        """The pause between fetch retries ends at once when the sync must stop."""
+    def test_fetch_pause_is_cut_by_a_stop_request(self, database_url: str) -> None:
+        """The pause between fetch retries ends at the first stop request: only an apply
+        gets the grace period."""
         service = service_for(database_url)
         service.request_stop()
-        service.request_stop()  # a second request interrupts
-        with pytest.raises(SyncInterrupted):
+        with pytest.raises(SyncInterrupted, match="abandoned between retries"):
             service._sleep(60)
 
 

@@ -324,6 +324,35 @@ class TestServeProcess:
         ]
         assert TOKEN not in serve.output and URL_SECRET not in serve.output
 
+    def test_sigterm_during_a_retry_pause_stops_at_once(
+        self,
+        engine: Engine,
+        database_url: str,
+        httpserver: HTTPServer,
+        start_serve: Callable[..., ServeProcess],
+    ) -> None:
+        """SIGTERM while a fetch waits to retry a failing upstream (Retry-After: 60) ends
+        serve at once, well inside the 30 s grace period: no further request is made and
+        the run is recorded `failed`, abandoned between retries."""
+        requests: list[float] = []
+
+        def down(_request: Request) -> Response:
+            requests.append(time.monotonic())
+            return Response("down for maintenance", status=503, headers={"Retry-After": "60"})
+
+        httpserver.expect_request("/down").respond_with_handler(down)
+        serve = start_serve(
+            database_url, "--every", "1h", "--run-now", "--url", httpserver.url_for("/down")
+        )
+        serve.wait_for_event(lambda e: "retrying in" in str(e.get("message")), "a retry pause")
+        stopped = time.monotonic()
+        assert serve.stop() == 0, serve.output
+        assert time.monotonic() - stopped < 10, "serve kept waiting to retry"
+        assert len(requests) == 1
+        (run,) = runs(engine)
+        assert run.status == "failed"
+        assert "received SIGTERM" in run.error and "abandoned between retries" in run.error
+
     @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
     def test_sync_past_the_grace_period_is_rolled_back(
         self,

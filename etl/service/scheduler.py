@@ -15,8 +15,9 @@ Every tick uses a fresh engine, disposed afterwards, so a database that went awa
 back costs one failed tick and nothing else. A tick that cannot even record its run (the
 database is down) is logged, not raised: the service keeps its schedule.
 
-Stopping (SIGTERM, SIGINT, :meth:`Service.request_stop`): no new tick starts; a running sync
-may finish within the grace period. Past it (or on a second signal) the sync's transaction
+Stopping (SIGTERM, SIGINT, :meth:`Service.request_stop`): no new tick starts; a fetch waiting
+to retry gives up at once (its run recorded ``failed``); a running sync may finish within the
+grace period. Past it (or on a second signal) the sync's transaction
 is rolled back at its next statement and its run recorded ``failed``; a sync stuck in
 network I/O even then is abandoned :data:`HARD_STOP_SECONDS` later by exiting, which the
 database answers by rolling back whatever was open; its run is marked ``failed``.
@@ -354,9 +355,12 @@ class Service:
             engine.dispose()
 
     def _sleep(self, seconds: float) -> None:
-        """The fetch's pause between retries, cut short when the sync must stop."""
-        if self._interrupt.wait(seconds):
-            raise SyncInterrupted("serve stopped: the fetch was abandoned between retries")
+        """The fetch's pause between retries, ended by a stop request: the grace period is
+        for an apply in progress, not for retrying an upstream that is down."""
+        if self._stopping.wait(seconds):
+            raise SyncInterrupted(
+                f"serve stopped ({self._reason()}): the fetch was abandoned between retries"
+            )
 
     def _report(self, result: SyncResult, started: float) -> None:
         log_result(result, time.monotonic() - started)
