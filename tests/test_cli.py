@@ -19,9 +19,15 @@ README = (TESTS.parent / "README.md").read_text("utf-8")
 
 
 def run(*args: str, expect: int = 0) -> str:
+    """The command's stdout, once it exited with ``expect``."""
+    return run_both(*args, expect=expect)[0]
+
+
+def run_both(*args: str, expect: int = 0) -> tuple[str, str]:
+    """The command's stdout and stderr, once it exited with ``expect``."""
     result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
     assert result.exit_code == expect, result.output
-    return result.output
+    return result.stdout, result.stderr
 
 
 def all_commands() -> list[tuple[str, click.Command]]:
@@ -62,12 +68,25 @@ class TestSync:
         for key in ("run_id", "removed", "returned", "price_changes", "warnings"):
             assert key in summary
 
-    def test_failed_sync_exits_1_with_the_reason(self, database_url: str, tmp_path: Path) -> None:
-        """A payload that is not JSON fails the run: exit code 1 and the one-line reason."""
+    @pytest.mark.parametrize("output_format", ["table", "json"])
+    def test_failed_sync_exits_1_with_the_reason(
+        self, database_url: str, tmp_path: Path, output_format: str
+    ) -> None:
+        """A payload that is not JSON fails the run: exit code 1, the run's outcome on
+        stdout and the one-line reason on stderr (in JSON too, where it is also a field)."""
         bad = tmp_path / "bad.json"
         bad.write_text("<html>gateway error</html>")
-        out = run("sync", "--file", str(bad), "--database-url", database_url, expect=1)
-        assert "failed" in out and "payload is not valid JSON" in out
+        result = CliRunner().invoke(
+            cli,
+            ["sync", "--file", str(bad), "--database-url", database_url, "--format", output_format],
+        )
+        assert result.exit_code == 1
+        assert result.stderr.count("\n") == 1
+        assert result.stderr.startswith("error: payload is not valid JSON")
+        if output_format == "json":
+            assert "payload is not valid JSON" in json.loads(result.stdout)["error"]
+        else:
+            assert result.stdout.startswith("run 1: failed") and "error" not in result.stdout
 
     def test_missing_file_is_a_failed_run(self, database_url: str, tmp_path: Path) -> None:
         """A file that does not exist is reported in one line and recorded as a failed run."""
@@ -85,7 +104,7 @@ class TestSync:
 
     def test_bad_time_is_a_usage_error(self, database_url: str) -> None:
         """An unreadable --observed-at is a usage error (exit 2) naming the accepted forms."""
-        out = run(
+        _, err = run_both(
             "sync",
             "--file",
             "x.json",
@@ -95,7 +114,7 @@ class TestSync:
             database_url,
             expect=2,
         )
-        assert "ISO 8601" in out
+        assert "ISO 8601" in err
 
     def test_sync_without_a_source_is_a_usage_error(self, database_url: str) -> None:
         """`sync` with nothing to read exits 2."""

@@ -213,7 +213,7 @@ def _assert_written_safely(engine: Engine, result: Any) -> None:
     rich tables, CSV, Markdown and HTML: no error, no raw control character, no cell a
     spreadsheet would evaluate."""
     console = Console(file=io.StringIO(), width=120, emoji=False, highlight=False)
-    terminal.sync_result(console, result.to_json())
+    terminal.sync_result(console, result.to_json(), console)
     with engine.connect() as connection:
         terminal.models(console, models_report(connection, T0 + timedelta(days=1)))
         terminal.runs(console, runs_report(connection, 5))

@@ -101,7 +101,7 @@ def hostile_url(database_url: str, tmp_path: Path) -> str:
     for day in (0, 1):
         path = tmp_path / f"hostile-{day}.json"
         path.write_bytes(payload(hostile_models(day)))
-        out, _ = process_run(
+        out, err = process_run(
             "sync",
             "--file",
             str(path),
@@ -111,9 +111,9 @@ def hostile_url(database_url: str, tmp_path: Path) -> str:
             database_url,
         )
         assert "succeeded" in out
-        # The rejected ids are quoted in warnings, shown as text.
-        assert "warning: skipped 'hostile/[/] '" in out
-        assert "'hostile/\\x1b[31mred'" in out
+        # The rejected ids are quoted in warnings (on stderr), shown as text.
+        assert "warning: skipped 'hostile/[/] '" in err
+        assert "'hostile/\\x1b[31mred'" in err
     return database_url
 
 
@@ -205,13 +205,13 @@ class TestFailedRun:
         try:
             body = {"error": {"code": "X", "message": "[/] \x1b[2J boom"}}
             server.expect_request("/models").respond_with_json(body, status=404)
-            out, _ = process_run(
+            out, err = process_run(
                 "sync", "--url", server.url_for("/models"), "--database-url", hostile_url, expect=1
             )
         finally:
             server.clear()
             server.stop()
-        assert "failed" in out and "[/]" in out and "boom" in out
+        assert "failed" in out and "[/]" in err and "boom" in err
         _, err = process_run("status", "--max-age", "1h", "--database-url", hostile_url)
         assert err == ""
         self._store_error(hostile_url)  # what the fetch layer would not have cleaned
@@ -260,10 +260,10 @@ def test_backfill_failure_names_the_file_as_text(database_url: str, tmp_path: Pa
     folder = tmp_path / "snapshots"
     folder.mkdir()
     (folder / "[bold]\x1b[2Jbad.json").write_text("<html>gateway error</html>")
-    out, _ = process_run(
+    _, err = process_run(
         "backfill", str(folder), "--time-from", "mtime", "--database-url", database_url, expect=1
     )
-    assert "failed:" in out and "[bold]\\x1b[2Jbad.json" in out
+    assert "failed:" in err and "[bold]\\x1b[2Jbad.json" in err
 
 
 # --- The rules on their own ----------------------------------------------------------------
@@ -317,7 +317,7 @@ class TestVisible:
         console = Console(file=io.StringIO(), width=80, emoji=False, highlight=False)
         for raw in (*MARKUP_TEXT, *CONTROL_TEXT):
             console.print(text(raw), styled(("x", "red"), raw, newlines=True))
-            terminal.sync_result(console, _result(raw))
+            terminal.sync_result(console, _result(raw), console)
         output = console.file.getvalue()  # type: ignore[attr-defined]
         assert not raw_controls(output)
 

@@ -137,10 +137,13 @@ def _print_report(report: dict[str, Any]) -> None:
         f"net change: {report['versions_written']:+d} version rows,"
         f" {report['price_rows_written']:+d} price rows"
     )
+    diagnostics = make_console(stderr=True)
     for item in report["failed"]:
-        console.print(styled(("failed:", "red"), " ", f"{item['source']}: {item['error']}"))
+        line = styled(("failed:", "red"), " ", f"{item['source']}: {item['error']}")
+        diagnostics.print(line, soft_wrap=True)
     for item in report["held"]:
-        console.print(styled(("held:", "yellow"), " ", f"{item['source']}: {item['error']}"))
+        line = styled(("held:", "yellow"), " ", f"{item['source']}: {item['error']}")
+        diagnostics.print(line, soft_wrap=True)
 
 
 @click.command()

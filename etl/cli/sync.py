@@ -113,13 +113,17 @@ def sync(
 
 
 def _print_result(result: dict[str, Any], output_format: str) -> None:
+    """The result on stdout; a failed run's error also as one line on stderr."""
     from etl.reports import terminal as render
+    from etl.reports.safe_text import styled
 
-    console = make_console()
+    console, diagnostics = make_console(), make_console(stderr=True)
     if output_format == "json":
         render.print_json(console, result)
+        if result["error"]:
+            diagnostics.print(styled(("error:", "red"), " ", result["error"]), soft_wrap=True)
     else:
-        render.sync_result(console, result)
+        render.sync_result(console, result, diagnostics)
 
 
 @click.command()
@@ -144,7 +148,7 @@ def demo(database_url: str | None) -> None:
             result = sync_file(
                 engine, sample.path, observed_at=sample.observed_at, max_removed_share=None
             )
-            render.sync_result(console, result.to_json())
+            render.sync_result(console, result.to_json(), make_console(stderr=True))
             if not result.ok:
                 sys.exit(EXIT_FAILED)
         with engine.connect() as connection:

@@ -118,17 +118,19 @@ def progress(items: Sequence[T], description: str) -> Iterator[T]:
     )
 
 
-def sync_result(console: Console, result: dict[str, Any]) -> None:
+def sync_result(console: Console, result: dict[str, Any], diagnostics: Console) -> None:
+    """The run's outcome on ``console``; its error, holds and warnings on ``diagnostics``
+    (stderr: results on stdout, diagnostics and errors on stderr)."""
     status = result["status"]
     style = {"succeeded": "green", "held": "yellow"}.get(status, "red")
     console.print(
         styled(f"run {result['run_id']}: ", (status, style), f" (observed {result['observed_at']})")
     )
     if result.get("error"):
-        console.print(styled(("error:", "red"), " ", result["error"]))
+        diagnostics.print(styled(("error:", "red"), " ", result["error"]), soft_wrap=True)
     if status == "succeeded":
         for reason in (result.get("held_providers") or {}).values():
-            console.print(styled(("held:", "yellow"), " ", reason))
+            diagnostics.print(styled(("held:", "yellow"), " ", reason), soft_wrap=True)
         console.print(
             f"{result['models_seen']} models seen: {result['added']} added, "
             f"{result['removed']} removed, {result['returned']} returned; "
@@ -136,9 +138,11 @@ def sync_result(console: Console, result: dict[str, Any]) -> None:
             " written"
         )
     for warning in result["warnings"][:20]:
-        console.print(styled(("warning:", "yellow"), " ", warning))
+        diagnostics.print(styled(("warning:", "yellow"), " ", warning), soft_wrap=True)
     if len(result["warnings"]) > 20:
-        console.print(f"... and {len(result['warnings']) - 20} more warnings (see --format json)")
+        diagnostics.print(
+            f"... and {len(result['warnings']) - 20} more warnings (see --format json)"
+        )
 
 
 def models(console: Console, report: dict[str, Any]) -> None:
