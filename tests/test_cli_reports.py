@@ -6,9 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import shutil
-import subprocess
+import re
 from html import escape
 from pathlib import Path
 
@@ -17,10 +15,10 @@ from click.testing import CliRunner
 
 from etl.cli import cli
 from etl.reports import charts, html
+from tests.chromium import chromium, open_page, render_in_chromium
 
 WINDOW = ("--since", "2026-03-01", "--until", "2026-03-05T12:00:00Z")
 QWEN = "qwen/qwen3.5-35b-a3b"
-REQUIRE_BROWSER = os.environ.get("CATALOG_ETL_TEST_REQUIRE_BROWSER", "") not in ("", "0")
 
 
 @pytest.fixture
@@ -192,37 +190,10 @@ class TestReportAndChart:
         assert "charts need matplotlib: pip install 'catalog-etl[charts]'" in out
 
 
-def chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def render_in_chromium(browser: str, page: Path, folder: Path) -> tuple[bytes, str]:
-    """A screenshot of ``page`` opened offline by headless Chromium, and its log (console
-    messages, Content-Security-Policy violations included)."""
-    screenshot = folder / f"{page.stem}.png"
-    done = subprocess.run(
-        [
-            browser,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--enable-logging=stderr",
-            "--v=0",
-            f"--user-data-dir={folder / 'profile'}",
-            f"--screenshot={screenshot}",
-            "--window-size=1280,2000",
-            page.as_uri(),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    return screenshot.read_bytes(), done.stderr.decode("utf-8", "replace")
+def near(pixel: tuple[int, int, int], colour: str, tolerance: int = 40) -> bool:
+    """Whether ``pixel`` is close to ``colour`` (``#rrggbb``): antialiasing blends edges."""
+    wanted = bytes.fromhex(colour[1:])
+    return all(abs(a - b) <= tolerance for a, b in zip(pixel, wanted, strict=True))
 
 
 class TestBrowser:
@@ -231,11 +202,6 @@ class TestBrowser:
         its Content-Security-Policy: the inline CSS and SVG charts render, nothing is
         blocked; a script slipped into the page would be."""
         browser = chromium()
-        if browser is None:
-            message = "Chromium is not installed (apt-get install chromium)"
-            if REQUIRE_BROWSER:
-                pytest.fail(message + " and CATALOG_ETL_TEST_REQUIRE_BROWSER is set")
-            pytest.skip(message + "; the HTML report was not rendered")
         report = tmp_path / "report.html"
         run(*("report", *WINDOW), "--charts", "4", "--out", str(report), "--database-url", url)
         page = report.read_text("utf-8")
@@ -254,3 +220,34 @@ class TestBrowser:
         probe.write_text(page.replace("</main>", "<script>document.title='ran'</script></main>"))
         _, log = render_in_chromium(browser, probe, tmp_path)
         assert "violates the following Content Security Policy directive" in log, log
+
+    def test_charts_come_first_and_equal_prices_show_both_lines(
+        self, url: str, tmp_path: Path
+    ) -> None:
+        """In the drawn page the charts sit above the first change table, the biggest mover
+        first; where two lines of a chart hold the same price (Llama 3.2 3B's prompt and
+        completion, both 0.02 per 1M tokens until 03-03) both colours are on screen."""
+        browser = chromium()
+        report = tmp_path / "report.html"
+        run(*("report", *WINDOW), "--charts", "4", "--out", str(report), "--database-url", url)
+        page = report.read_text("utf-8")
+        first = page[page.index("<figure>") : page.index("</figure>")]
+        assert "<figcaption>meta-llama/llama-3.2-3b-instruct (" in first
+        # The premise: the chart's two lines start with the same stretch at the same height.
+        lines = re.findall(r'<path class="line" d="(M[\d.]+ [\d.]+H[\d.]+)', first)
+        assert len(lines) == 2 and lines[0] == lines[1], lines
+        colours = re.findall(
+            r'<path class="line" d="[^"]*" fill="none" stroke="(#[0-9a-f]{6})"', first
+        )
+        with open_page(browser, report.as_uri(), tmp_path / "profile") as shown:
+            figures, tables = shown.boxes("#charts figure"), shown.boxes("table")
+            assert len(figures) == 4 and tables
+            assert figures[0][3] < tables[0][1]  # the first chart ends above the first table
+            assert all(figure[3] < tables[0][1] for figure in figures)
+            plot = shown.boxes("#charts figure svg rect.plot")[0]
+            # From past the first markers to 40% of the window, before either price moved:
+            # only the two lines, one over the other.
+            left, top, right, bottom = plot
+            pixels = shown.pixels((left + 12, top, left + 0.4 * (right - left), bottom - 1))
+        counts = [sum(near(pixel, colour) for pixel in pixels) for colour in colours]
+        assert colours[0] != colours[1] and min(counts) > 50, (colours, counts)

@@ -7,7 +7,8 @@
   :mod:`~etl.reports.history_document` and :mod:`~etl.reports.price_document` build one.
 * One module per format writes a document out: :mod:`~etl.reports.terminal` (rich tables),
   :mod:`~etl.reports.markdown`, :mod:`~etl.reports.html` (one self-contained file),
-  :mod:`~etl.reports.csv_out`, and :mod:`~etl.reports.charts` (matplotlib step charts).
+  :mod:`~etl.reports.csv_out`, and :mod:`~etl.reports.charts` (price step charts: inline SVG
+  drawn by :mod:`~etl.reports.svg_chart`, files for ``catalog-etl chart`` with matplotlib).
   JSON comes straight from each result's ``to_json()``.
 
 May import: ``etl.read`` and everything below it; never ``etl.store``, ``etl.service`` or

@@ -1,34 +1,43 @@
-"""Price step charts (matplotlib, an optional extra: ``pip install 'catalog-etl[charts]'``).
+"""Price step charts: inline SVG for the HTML pages, SVG or PNG files for ``catalog-etl chart``.
 
-One panel per unit (USD per 1M tokens, per request, ...), one step line per model and
-component. A gap in a line is a time the model was not listed, was unpriced, or was
-priced dynamically. Decimals become floats here, for drawing only.
+* :func:`to_svg` draws the ``<svg>`` element the HTML pages embed, with
+  :mod:`etl.reports.svg_chart`: plain Python, so every install draws the report's charts,
+  and the same bytes whatever else is installed.
+* :func:`save` and :func:`figure` draw with matplotlib, an optional extra
+  (``pip install 'catalog-etl[charts]'``), for ``catalog-etl chart`` (PNG and SVG files).
+
+Both draw what :mod:`etl.reports.chart_lines` lays out: one panel per unit (USD per 1M
+tokens, per request, ...), one step line per model and component, each line with its own
+colour, width, dashes and marker so that equal prices never hide a line. A gap in a line is
+a time the model was not listed, was unpriced, or was priced dynamically. Decimals become
+floats only to be drawn.
 """
 
 from __future__ import annotations
 
-import io
 import math
-import re
 from collections.abc import Sequence
-from decimal import Decimal
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from etl.read.history import PriceSeries
-from etl.read.units import per_million
+from etl.reports import svg_chart
+from etl.reports.chart_lines import Line, panels
 from etl.reports.safe_text import visible
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 MISSING = "charts need matplotlib: pip install 'catalog-etl[charts]'"
+"""Why ``catalog-etl chart`` cannot write a file; the HTML pages' charts need nothing."""
 FORMATS = (".svg", ".png")
-_UNIT_LABELS = {"token": "USD per 1M tokens"}
 # Deterministic SVG (same ids every run) with text as text, not glyph paths: smaller, and
 # it inherits the page's font.
 _RC: dict[Any, Any] = {"svg.fonttype": "none", "svg.hashsalt": "catalog-etl", "font.size": 9}
-_PROLOG = re.compile(r"<\?xml[^>]*>|<!DOCTYPE[^>]*>|<metadata>.*?</metadata>", re.S)
+_MARKERS = {"circle": "o", "square": "s", "triangle": "^", "diamond": "D"}
+_POINTS_PER_PIXEL = 0.6
 
 
 def _label(text: str) -> str:
@@ -38,10 +47,11 @@ def _label(text: str) -> str:
 
 
 class ChartsUnavailable(RuntimeError):
-    """matplotlib is not installed."""
+    """matplotlib is not installed: ``catalog-etl chart`` cannot write a file."""
 
 
 def available() -> bool:
+    """Whether matplotlib is installed, for :func:`save`. :func:`to_svg` never needs it."""
     try:
         import matplotlib  # noqa: F401
     except ImportError:
@@ -54,13 +64,60 @@ def _require() -> None:
         raise ChartsUnavailable(MISSING)
 
 
-def _value(series: PriceSeries, value: Any) -> float:
-    """What is plotted: per 1M tokens for token components, per unit otherwise; NaN (a gap)
-    for dynamic and unpriced."""
-    if not isinstance(value, Decimal):
-        return math.nan
-    million = per_million(value, series.component)
-    return float(million if million is not None else value)
+def to_svg(series: Sequence[PriceSeries], title: str | None = None) -> str:
+    """The chart as an ``<svg>`` element to inline in HTML (:mod:`etl.reports.svg_chart`)."""
+    return svg_chart.render(series, title)
+
+
+def _points(line: Line) -> tuple[list[datetime], list[float], list[int]]:
+    """The line as matplotlib plots it: corners of the steps, NaN across a gap; and the
+    indices where a price starts (its markers)."""
+    times: list[datetime] = []
+    values: list[float] = []
+    starts = []
+    for step in line.steps:
+        if times and times[-1] != step.start:
+            times.append(times[-1])
+            values.append(math.nan)
+        starts.append(len(times))
+        times += [step.start, step.end]
+        values += [float(step.value)] * 2
+    return times, values, starts
+
+
+def _draw_panel(ax: Axes, lines: Sequence[Line]) -> None:
+    import matplotlib.dates as mdates
+
+    handles = []
+    for order, line in enumerate(lines):
+        moments, values, starts = _points(line)
+        times = mdates.date2num(moments)  # type: ignore[no-untyped-call]
+        width = line.style.width * _POINTS_PER_PIXEL
+        dash = tuple(d / line.style.width for d in line.style.dash)
+        (handle,) = ax.plot(
+            times,
+            values,
+            color=line.style.color,
+            linewidth=width,
+            linestyle=(0, dash) if dash else "-",
+            marker=_MARKERS[line.style.marker],
+            markevery=starts,
+            markersize=3 + width,
+            markeredgecolor="white",
+            markeredgewidth=0.5,
+            zorder=2 + order,  # later, narrower lines on top
+        )
+        handles.append(handle)
+    # Handles and labels given explicitly: matplotlib leaves out of a legend it builds itself
+    # every label that starts with "_", and model ids or components may.
+    ax.legend(
+        handles,
+        [_label(line.legend) for line in lines],
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1),  # outside the plot, so no line hides behind it
+        fontsize=8,
+        frameon=False,
+    )
 
 
 def figure(series: Sequence[PriceSeries], title: str | None = None) -> Figure:
@@ -69,25 +126,17 @@ def figure(series: Sequence[PriceSeries], title: str | None = None) -> Figure:
     import matplotlib.dates as mdates
     from matplotlib.figure import Figure
 
-    units = sorted({s.unit for s in series}, key=lambda u: (u != "token", u))
-    single_model = len({(s.info.provider, s.info.model) for s in series}) == 1
+    drawn = panels(series)
     fig = Figure(
-        figsize=(6.4, 2.4 * max(len(units), 1) + (0.3 if title else 0)), layout="constrained"
+        figsize=(6.4, 2.4 * max(len(drawn), 1) + (0.3 if title else 0)), layout="constrained"
     )
-    axes = fig.subplots(max(len(units), 1), 1, sharex=True, squeeze=False)[:, 0]
-    for ax, unit in zip(axes, units, strict=False):
-        for line in (s for s in series if s.unit == unit):
-            times = [moment for moment, _ in line.points] + [line.end]
-            values = [_value(line, value) for _, value in line.points]
-            values.append(values[-1] if values else math.nan)
-            label = line.component if single_model else f"{line.info.model} {line.component}"
-            ax.step(times, values, where="post", label=_label(label), linewidth=1.8)
-        ax.set_ylabel(_UNIT_LABELS.get(unit, f"USD per {unit}"))
+    axes = fig.subplots(max(len(drawn), 1), 1, sharex=True, squeeze=False)[:, 0]
+    for ax, panel in zip(axes, drawn, strict=False):
+        _draw_panel(ax, panel.lines)
+        ax.set_ylabel(panel.axis_label)
         ax.set_ylim(bottom=0, top=max(ax.get_ylim()[1], 0) * 1.08 or 1)
         ax.grid(True, alpha=0.3)
-        # Outside the plot, so no line hides behind it.
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
-        locator = mdates.AutoDateLocator()  # type: ignore[no-untyped-call]
+        locator = mdates.AutoDateLocator(minticks=3, maxticks=6)  # type: ignore[no-untyped-call]
         ax.xaxis.set_major_locator(locator)
         formatter = mdates.ConciseDateFormatter(locator)  # type: ignore[no-untyped-call]
         ax.xaxis.set_major_formatter(formatter)
@@ -96,19 +145,8 @@ def figure(series: Sequence[PriceSeries], title: str | None = None) -> Figure:
     return fig
 
 
-def to_svg(series: Sequence[PriceSeries], title: str | None = None) -> str:
-    """The chart as an ``<svg>`` element to inline in HTML: no XML prolog, no metadata."""
-    _require()
-    import matplotlib
-
-    with matplotlib.rc_context(_RC):
-        buffer = io.StringIO()
-        figure(series, title).savefig(buffer, format="svg")
-    return _PROLOG.sub("", buffer.getvalue()).strip()
-
-
 def save(series: Sequence[PriceSeries], path: Path, title: str | None = None) -> None:
-    """Write the chart to ``path``: SVG or PNG, by its suffix."""
+    """Write the chart to ``path`` with matplotlib: SVG or PNG, by its suffix."""
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise ValueError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Final, TypeVar
@@ -20,6 +21,15 @@ from etl.reports.document import Chart, Document, with_charts
 
 FORMATS: Final = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown"}
 DEFAULT_CHARTS = 12
+CHARTS_LINE = (
+    "The models whose prices moved most, biggest first: each chart draws the components"
+    " that changed. The tables below list every change."
+)
+MARKDOWN_NOTE = (
+    "Price charts are left out of Markdown, which cannot hold them:"
+    " write the report as HTML (--out report.html) to see them."
+)
+LEFT_OUT = "Price charts left out: none asked for (--charts 0)."
 T = TypeVar("T")
 
 
@@ -43,10 +53,13 @@ def build(
     max_charts: int = DEFAULT_CHARTS,
 ) -> Document:
     """The change document (price changes biggest movers first) and, for the models with
-    the biggest price moves, one chart each of the components that changed."""
+    the biggest price moves, one chart each of the components that changed. With
+    ``max_charts`` 0 a line under the title says the charts were left out."""
     query = change_events if events else net_changes
     result = query(connection, since, until, filters, "movers")
     document = change_document(result)
+    if result.price_changes and max_charts == 0:
+        return replace(document, lines=(*document.lines, LEFT_OUT))
     wanted: dict[tuple[str, str], set[str]] = {}
     for change in result.price_changes:
         key = (change.provider, change.model)
@@ -80,19 +93,13 @@ def render(
     output_format: str,
     progress: Callable[[Sequence[Chart], str], Iterable[Chart]] | None = None,
 ) -> str:
-    """The report as text. Charts are drawn for HTML (a note says why when matplotlib is
-    missing); Markdown points to the HTML report for them."""
+    """The report as text. HTML draws its charts first, as inline SVG (no library needed);
+    Markdown cannot hold them and says so."""
     if output_format == "markdown":
-        note = (
-            f"{len(document.charts)} price charts are in the HTML report (--out report.html)."
-            if document.charts
-            else None
-        )
+        note = MARKDOWN_NOTE if document.charts else None
         return markdown.render(document, note=note)
     if not document.charts:
         return html.render(document)
-    if not charts.available():
-        return html.render(document, note=f"No price charts: {charts.MISSING}.")
     steps = progress(document.charts, "drawing charts") if progress else document.charts
     svgs = [(chart.title, charts.to_svg(chart.series)) for chart in steps]
-    return html.render(document, charts=svgs)
+    return html.render(document, charts=svgs, charts_line=CHARTS_LINE)
