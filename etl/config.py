@@ -1,7 +1,10 @@
-"""Settings from the environment (``CATALOG_ETL_*``), overridable by command-line flags.
+"""Settings: one declaration of everything catalog-etl can be told, read from command-line
+flags, then ``CATALOG_ETL_*`` variables, then defaults, by one parser.
 
-Plain data with its own small parser: every command reads its settings before doing
-anything, and a settings library would cost each one a fifth of a second of start-up.
+Each setting documents itself (help text, option name): the commands build their options
+from it, so every option shows its variable and default in ``--help``. Plain data with its
+own small parser: every command reads its settings before doing anything, and a settings
+library would cost each one a fifth of a second of start-up.
 """
 
 from __future__ import annotations
@@ -9,9 +12,12 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import Field, dataclass, field, fields
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
+
+from etl.times import parse_duration
 
 DEFAULT_DATABASE_URL = "sqlite:///catalog.db"
 ENV_PREFIX = "CATALOG_ETL_"
@@ -22,84 +28,194 @@ _FALSE = frozenset({"0", "false", "f", "no", "n", "off"})
 
 class SettingsError(ValueError):
     """A setting that cannot be used: a value that does not parse or is out of range, or an
-    unreadable token file. The message names the setting and never shows a secret."""
+    unreadable token file. The message names the flag or variable the value came from (the
+    setting's name when given in code) and never shows a secret."""
+
+    def __init__(self, message: str, *, setting: str | None = None, source: str | None = None):
+        super().__init__(message if setting is None else f"{message} ({variable_name(setting)})")
+        self.setting, self.source = setting, source
+        self.problem = message.removeprefix(f"{setting} ") if setting else message
+
+    @property
+    def from_flag(self) -> bool:
+        """Whether the value came from a command-line option (a usage error)."""
+        return bool(self.source and self.source.startswith("--"))
+
+
+def setting(
+    default: Any,
+    help: str,
+    *,
+    flag: str | None = "",
+    metavar: str | None = None,
+    choices: tuple[str, ...] = (),
+    secret: bool = False,
+) -> Any:
+    """A field of :class:`Settings` that documents itself: ``help`` is the text of the
+    command-line option and of the README's table; ``flag`` is the option (by default the
+    setting's name with dashes; None: no option, as for the token, which ``ps`` would show)."""
+    return field(
+        default=default,
+        repr=not secret,
+        metadata={"help": help, "flag": flag, "metavar": metavar, "choices": choices},
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
 class Settings:
-    """Everything catalog-etl can be told. Secrets never appear in ``repr`` or logs.
+    """Everything catalog-etl can be told, from flags, ``CATALOG_ETL_<NAME>`` variables and
+    defaults, in that order. Secrets never appear in ``repr`` or logs.
 
-    ``Settings(...)`` holds the values given and the defaults;
-    :meth:`from_environment` reads ``CATALOG_ETL_<NAME>`` for the ones not given.
+    ``Settings(...)`` holds the values given and the defaults; :meth:`from_environment`
+    reads the variables for the ones not given, and parses text given for any setting.
     """
 
-    # repr=False: a database URL may carry a password.
-    database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
-    """SQLAlchemy URL. ``postgresql://`` uses psycopg 3."""
-
-    source_url: str | None = None
-    """Where ``sync`` fetches the catalog when neither ``--file`` nor ``--url`` is given."""
-
-    api_token: str | None = field(default=None, repr=False)
-    """Sent as ``Authorization: Bearer ...``; never printed or stored."""
-
-    api_token_file: Path | None = None
-    """A file holding the token (a container secret); used when ``api_token`` is unset."""
-
-    timeout: float = 110.0
-    """Seconds for a whole fetch, every retry and pause included."""
-
-    retries: int = 4
-    """Extra attempts after a failed request that may succeed later (timeouts, 429, 5xx)."""
-
-    max_bytes: int = 64 * 1024 * 1024
-    """Largest catalog accepted once decompressed (HTTP bodies, all pages together, and
-    ``.json.gz`` files): more is refused as a possible decompression bomb."""
-
-    max_removed_share: float = 0.25
-    """Hold a provider whose catalog would retire more than this share of its models..."""
-
-    mass_removal_floor: int = 5
-    """...and at least this many of them (fewer never holds)."""
-
-    max_clock_skew: float = 300.0
-    """Seconds an observation may lie in the future; further, it is refused."""
-
-    lock_timeout: float = 0.0
-    """Seconds a sync waits for another one to finish before it is skipped."""
-
-    allow_insecure_http: bool = False
-    """Allow plain http:// to hosts other than loopback."""
-
-    provider: str | None = None
-    """Provider name for OpenRouter-shaped catalogs, which name none (``serve``; default
-    ``openrouter``)."""
+    database_url: str = setting(
+        DEFAULT_DATABASE_URL,
+        "SQLAlchemy URL of a SQLite or PostgreSQL database (postgresql:// uses psycopg 3).",
+        metavar="URL",
+        secret=True,  # it may carry a password
+    )
+    source_url: str | None = setting(
+        None, "Catalog URL, for syncs over HTTP.", flag="--url", metavar="URL"
+    )
+    api_token: str | None = setting(
+        None,
+        "Bearer token for the gateway; never printed, logged or stored.",
+        flag=None,
+        secret=True,
+    )
+    api_token_file: Path | None = setting(
+        None,
+        "File holding the bearer token (a container secret), used when CATALOG_ETL_API_TOKEN"
+        " is unset.",
+        flag="--token-file",
+        metavar="PATH",
+    )
+    provider: str | None = setting(
+        None,
+        "Provider name for OpenRouter-shaped catalogs, which name none (default: openrouter).",
+        metavar="NAME",
+    )
+    timeout: float = setting(
+        110.0, "Seconds for a whole fetch, every retry and pause included.", metavar="SECONDS"
+    )
+    retries: int = setting(4, "Extra attempts after timeouts, 429 and 5xx answers.", metavar="N")
+    max_bytes: int = setting(
+        64 * 1024 * 1024,
+        "Largest catalog accepted once decompressed (HTTP bodies, all pages together, and"
+        " .json.gz files); more is refused as a possible decompression bomb.",
+        metavar="BYTES",
+    )
+    max_removed_share: float = setting(
+        0.25,
+        "Hold a provider whose catalog would retire more than this share of its models...",
+        metavar="SHARE",
+    )
+    mass_removal_floor: int = setting(
+        5, "...and at least this many of them (fewer never holds).", metavar="N"
+    )
+    max_clock_skew: float = setting(
+        300.0,
+        "Seconds an observation may lie in the future; further, it is refused.",
+        metavar="SECONDS",
+    )
+    lock_timeout: float = setting(
+        0.0,
+        "Seconds a sync waits while another one applies, instead of being skipped.",
+        metavar="SECONDS",
+    )
+    allow_insecure_http: bool = setting(False, "Allow plain http:// to hosts other than loopback.")
+    # serve
+    every: timedelta | None = setting(
+        None,
+        "Sync every DURATION (30s, 15m, 1h, 1d), on multiples of it since the epoch.",
+        metavar="DURATION",
+    )
+    cron: str | None = setting(
+        None, "Sync when a standard 5-field cron line matches ('17 * * * *').", metavar="EXPR"
+    )
+    timezone: str = setting("UTC", "Time zone of --cron (an IANA name).", metavar="ZONE")
+    jitter: timedelta | None = setting(
+        None, "Delay each run by a random time up to DURATION.", metavar="DURATION"
+    )
+    run_now: bool = setting(False, "Also sync once at start.")
+    migrate: bool = setting(
+        False, "Upgrade the database schema first instead of refusing to start."
+    )
+    grace_period: timedelta = setting(
+        timedelta(seconds=30),
+        "On SIGTERM/SIGINT, how long a running sync may take to finish before it is rolled back.",
+        metavar="DURATION",
+    )
+    log_format: str = setting(
+        "human", "Log lines for people, or JSON lines.", choices=("human", "json")
+    )
+    log_level: str = setting(
+        "info", "Least severe level logged.", choices=("debug", "info", "warning", "error")
+    )
+    metrics_port: int | None = setting(
+        None, "Serve Prometheus metrics on this port at /metrics.", metavar="PORT"
+    )
+    metrics_address: str = setting(
+        "0.0.0.0", "Address the metrics server listens on.", metavar="ADDRESS"
+    )
 
     def __post_init__(self) -> None:
-        _check(self.timeout > 0, "timeout", "must be more than 0 seconds")
-        _check(self.retries >= 0, "retries", "must not be negative")
-        _check(self.max_bytes > 0, "max_bytes", "must be more than 0")
-        _check(0 <= self.max_removed_share <= 1, "max_removed_share", "must be from 0 to 1")
-        _check(self.lock_timeout >= 0, "lock_timeout", "must not be negative")
-        _check(self.mass_removal_floor >= 1, "mass_removal_floor", "must be at least 1")
-        _check(self.max_clock_skew >= 0, "max_clock_skew", "must not be negative")
+        checks = (
+            (self.timeout > 0, "timeout", "must be more than 0 seconds"),
+            (self.retries >= 0, "retries", "must not be negative"),
+            (self.max_bytes > 0, "max_bytes", "must be more than 0"),
+            (0 <= self.max_removed_share <= 1, "max_removed_share", "must be from 0 to 1"),
+            (self.lock_timeout >= 0, "lock_timeout", "must not be negative"),
+            (self.mass_removal_floor >= 1, "mass_removal_floor", "must be at least 1"),
+            (self.max_clock_skew >= 0, "max_clock_skew", "must not be negative"),
+            (
+                self.metrics_port is None or 1 <= self.metrics_port <= 65535,
+                "metrics_port",
+                "must be from 1 to 65535",
+            ),
+        )
+        for ok, name, problem in checks:
+            if not ok:
+                raise SettingsError(f"{name} {problem}", setting=name)
+        for setting in fields(self):
+            choices = setting.metadata.get("choices")
+            if choices and getattr(self, setting.name) not in choices:
+                raise SettingsError(
+                    f"{setting.name} must be one of {', '.join(choices)}", setting=setting.name
+                )
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None, **given: Any) -> Settings:
-        """Settings from ``given`` values, then ``CATALOG_ETL_<NAME>`` variables (any case;
-        an empty one counts as unset), then the defaults."""
+        """Settings from ``given`` values (a command's flags; text is parsed), then
+        ``CATALOG_ETL_<NAME>`` variables (any case; an empty one counts as unset), then the
+        defaults. A value that does not parse or is out of range raises :class:`SettingsError`
+        naming the flag or the variable it came from."""
         environ = os.environ if environ is None else environ
         variables = {
             name.upper(): value
             for name, value in environ.items()
             if name.upper().startswith(ENV_PREFIX) and value != ""
         }
-        values = dict(given)
+        values, sources = {}, {}
         for setting in fields(cls):
-            variable = ENV_PREFIX + setting.name.upper()
-            if setting.name not in values and variable in variables:
-                values[setting.name] = _parse(setting.type, variables[variable], variable)
-        return cls(**values)
+            variable = variable_name(setting.name)
+            if setting.name in given:
+                value, source = given[setting.name], option_name(setting) or setting.name
+            elif variable in variables:
+                value, source = variables[variable], variable
+            else:
+                continue
+            sources[setting.name] = source
+            values[setting.name] = (
+                _parse(setting.type, value, source) if isinstance(value, str) else value
+            )
+        try:
+            return cls(**values)
+        except SettingsError as error:
+            source = sources.get(error.setting or "", variable_name(error.setting or ""))
+            raise SettingsError(f"{source} {error.problem}", source=source) from None
 
     def token(self) -> str | None:
         """The API token from ``api_token`` or ``api_token_file``."""
@@ -115,9 +231,15 @@ class Settings:
             ) from None
 
 
-def _check(ok: bool, name: str, problem: str) -> None:
-    if not ok:
-        raise SettingsError(f"{name} {problem} ({ENV_PREFIX}{name.upper()})")
+def variable_name(name: str) -> str:
+    """The environment variable of a setting: ``CATALOG_ETL_<NAME>``."""
+    return ENV_PREFIX + name.upper()
+
+
+def option_name(setting: Field[Any]) -> str | None:
+    """The command-line option of a setting, or None when it has none."""
+    flag: str | None = setting.metadata.get("flag", "")
+    return None if flag is None else flag or "--" + setting.name.replace("_", "-")
 
 
 def _number(raw: str) -> float:
@@ -138,15 +260,18 @@ def _flag(raw: str) -> bool:
 _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "float": (_number, "a number"),
     "int": (int, "a whole number"),
+    "int | None": (int, "a whole number"),
     "bool": (_flag, "true or false"),
     "Path | None": (Path, "a path"),
+    "timedelta": (parse_duration, "a duration such as 30s, 15m, 1h or 1h30m"),
+    "timedelta | None": (parse_duration, "a duration such as 30s, 15m, 1h or 1h30m"),
 }
 
 
-def _parse(annotation: object, raw: str, variable: str) -> Any:
+def _parse(annotation: object, raw: str, source: str) -> Any:
     parse, expected = _PARSERS.get(str(annotation), (str, "text"))
     try:
         return parse(raw)
     except ValueError:
-        # Only numbers and flags fail to parse: no secret reaches this message.
-        raise SettingsError(f"{variable} must be {expected}, not {raw!r}") from None
+        # Only numbers, durations and flags fail to parse: no secret reaches this message.
+        raise SettingsError(f"{source} must be {expected}, not {raw!r}", source=source) from None

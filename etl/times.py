@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 _RELATIVE = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_DURATION = re.compile(r"(\d+)\s*([smhdw])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 # 2026-03-02T010322Z: the compact form used in snapshot file names.
 _COMPACT = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})T(\d{2})(\d{2})(\d{2})(\.\d+)?Z$")
 
@@ -73,3 +75,31 @@ def future_problem(moment: datetime, skew: float = DEFAULT_MAX_CLOCK_SKEW) -> st
         f"observed at {iso(moment)}, more than {skew:g} s in the future: check the time"
         " given (--observed-at, a file name) or this machine's clock"
     )
+
+
+def parse_duration(text: str) -> timedelta:
+    """``30s``, ``15m``, ``1h``, ``1d``, ``1w``, combined (``1h30m``), or a bare number of
+    seconds; whole units only."""
+    value = text.strip().lower()
+    if value.isdigit():
+        return timedelta(seconds=int(value))
+    parts = _DURATION.findall(value)
+    if not parts or _DURATION.sub("", value).strip():
+        raise TimeFormatError(
+            f"cannot read {text!r} as a duration: use a number with a unit, such as 30s, 15m,"
+            " 1h, 1d or 1h30m"
+        )
+    return timedelta(seconds=sum(int(amount) * _UNIT_SECONDS[unit] for amount, unit in parts))
+
+
+def format_duration(duration: timedelta) -> str:
+    """The shortest text :func:`parse_duration` reads back: ``1h30m``, ``45s``, ``1d``."""
+    seconds = int(duration.total_seconds())
+    if seconds == 0:
+        return "0s"
+    text = ""
+    for unit in "dhms":
+        amount, seconds = divmod(seconds, _UNIT_SECONDS[unit])
+        if amount:
+            text += f"{amount}{unit}"
+    return text

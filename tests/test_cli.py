@@ -284,6 +284,18 @@ class TestDocumentation:
             if isinstance(param, click.Option):
                 assert any(opt in README for opt in param.opts), f"{name}: {param.opts}"
 
+    def test_every_setting_is_documented(self) -> None:
+        """Each setting's environment variable is in the README's configuration table."""
+        from dataclasses import fields
+
+        from etl.config import Settings, variable_name
+
+        table = README[README.index("## Configuration") : README.index("## Commands")]
+        for setting in fields(Settings):
+            variable = variable_name(setting.name)
+            short = "_" + variable.removeprefix("CATALOG_ETL_")
+            assert f"`{variable}`" in table or f"`{short}`" in table, variable
+
     def test_readme_sql_examples_run(self, engine: Engine, database_url: str) -> None:
         """Every ```sql block of the README runs on a loaded database and returns rows."""
         for sample in SAMPLES:

@@ -27,11 +27,10 @@ from etl.service.schedules import (
     ScheduleError,
     cron,
     every,
-    format_duration,
-    parse_duration,
     parse_timezone,
 )
 from etl.store.migrate import schema_state
+from etl.times import TimeFormatError, format_duration, parse_duration
 from tests.conftest import POSTGRES_URL
 from tests.helpers import make_model, payload
 
@@ -74,7 +73,7 @@ class TestDurations:
     @pytest.mark.parametrize("text_value", ["", "1x", "h", "1.5h", "-1h", "1h and more"])
     def test_refuses_anything_else(self, text_value: str) -> None:
         """Text that is not whole units fails with a message giving examples."""
-        with pytest.raises(ScheduleError, match="30s, 15m"):
+        with pytest.raises(TimeFormatError, match="30s, 15m"):
             parse_duration(text_value)
 
     def test_format_reads_back(self) -> None:

@@ -688,7 +688,7 @@ class TestServeOptions:
             # The flag wins over the environment, so the next complaint is the URL.
             (["--every", "1h"], {"CATALOG_ETL_CRON": "0 * * * *"}, "give the catalog's URL"),
             (["--cron", "0 * * *", "--url", "http://x/"], {}, "expected 5"),
-            (["--every", "soon"], {}, "cannot read 'soon'"),
+            (["--every", "soon"], {}, "--every must be a duration such as 30s"),
             (["--cron", "0 9 * * *", "--timezone", "Mars/Base", "--url", "http://x/"], {}, "IANA"),
             (["--every", "1m", "--jitter", "5m", "--url", "http://x/"], {}, "jitter"),
         ],

@@ -41,7 +41,7 @@ def cli_sync(url: str, database_url: str, *extra: str, expect: int) -> dict[str,
         catch_exceptions=False,
     )
     assert result.exit_code == expect, result.output
-    summary: dict[str, Any] = json.loads(result.output)
+    summary: dict[str, Any] = json.loads(result.stdout)
     return summary
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
@@ -14,14 +14,13 @@ from etl.cli.common import (
     database,
     database_option,
     format_option,
+    guard_options,
     handle_errors,
     make_console,
     progress_bar,
+    setting_options,
     settings_from,
 )
-
-if TYPE_CHECKING:
-    pass
 
 
 @click.command()
@@ -45,17 +44,15 @@ if TYPE_CHECKING:
     metavar="FORMAT",
     help="strptime pattern for the whole file name, e.g. 'models-%Y%m%d.json'.",
 )
-@click.option(
-    "--provider",
-    default=None,
-    help="Provider name for OpenRouter-shaped catalogs [default: openrouter].",
-)
 @click.option("--strict", is_flag=True, help="Stop at the first unusable snapshot; apply nothing.")
 @click.option(
     "--allow-mass-removal",
     is_flag=True,
-    help="Apply snapshots even if they would remove more than 25% of a provider's models.",
+    help="Apply snapshots even if a provider would lose more than --max-removed-share of its"
+    " models.",
 )
+@setting_options("provider", "max_bytes")
+@guard_options
 @database_option
 @format_option
 @handle_errors
@@ -65,11 +62,10 @@ def backfill(
     git_path: str | None,
     time_from: str,
     time_pattern: str | None,
-    provider: str | None,
     strict: bool,
     allow_mass_removal: bool,
-    database_url: str | None,
     output_format: str,
+    **flags: Any,
 ) -> None:
     """Add archived snapshots to the history, in any order: files and directories of
     .json / .json.gz, or every committed version of a file in a git repository.
@@ -89,7 +85,7 @@ def backfill(
         raise click.UsageError("--git and --path go together")
     if not paths and not git_repo:
         raise click.UsageError("give files or directories, or --git REPO --path FILE")
-    settings = settings_from()
+    settings = settings_from(**flags)
     snapshots = file_snapshots(
         paths,
         time_from=time_from,  # type: ignore[arg-type]
@@ -99,11 +95,11 @@ def backfill(
     if git_repo and git_path:
         snapshots += git_snapshots(git_repo, git_path, max_bytes=settings.max_bytes)
     share = None if allow_mass_removal else settings.max_removed_share
-    with database(database_url, create=True) as engine, progress_bar() as progress:
+    with database(settings.database_url, create=True) as engine, progress_bar() as progress:
         report = run_backfill(
             engine,
             snapshots,
-            provider=provider or DEFAULT_PROVIDER,
+            provider=settings.provider or DEFAULT_PROVIDER,
             strict=strict,
             max_removed_share=share,
             mass_removal_floor=settings.mass_removal_floor,

@@ -6,10 +6,13 @@ import functools
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from dataclasses import fields
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+from etl.times import format_duration
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -43,12 +46,62 @@ class TimeParam(click.ParamType):  # type: ignore[type-arg]  # generic only in s
 TIME = TimeParam()
 
 
-def settings_from(**overrides: Any) -> Settings:
-    from etl.config import Settings
+def settings_from(**flags: Any) -> Settings:
+    """The settings, from the command's flags (None: not given), the environment and the
+    defaults. A flag's bad value is a usage error (exit 2); a variable's, a failure (exit 1)."""
+    from etl.config import Settings, SettingsError
 
-    return Settings.from_environment(
-        **{key: value for key, value in overrides.items() if value is not None}
-    )
+    try:
+        return Settings.from_environment(
+            **{name: value for name, value in flags.items() if value is not None}
+        )
+    except SettingsError as error:
+        if error.from_flag:
+            raise click.UsageError(str(error)) from None
+        raise
+
+
+def setting_options(*names: str) -> Callable[[F], F]:
+    """Options for these settings (:class:`etl.config.Settings`), in this order: each with
+    its help, its environment variable and its default, all taken from the setting. Values
+    reach the command as text (or True for a switch), parsed by :func:`settings_from`."""
+    from etl.config import Settings, option_name, variable_name
+
+    declared = {setting.name: setting for setting in fields(Settings)}
+    options = []
+    for name in names:
+        setting = declared[name]
+        flag = option_name(setting)
+        assert flag is not None, name
+        default = setting.default
+        shown = default
+        if isinstance(default, timedelta):
+            shown = format_duration(default)
+        elif isinstance(default, float):
+            shown = f"{default:g}"
+        extra = f"env {variable_name(name)}"
+        if shown not in (None, False):
+            extra += f"; default {shown}"
+        metadata = setting.metadata
+        switch = str(setting.type) == "bool"
+        options.append(
+            click.option(
+                flag,
+                name,
+                is_flag=switch or None,
+                default=None,
+                metavar=metadata["metavar"],
+                type=click.Choice(metadata["choices"]) if metadata["choices"] else None,
+                help=f"{metadata['help']} [{extra}]",
+            )
+        )
+
+    def decorate(command: F) -> F:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
 
 
 def fetch_settings_from(settings: Settings) -> FetchSettings:
@@ -114,44 +167,25 @@ def handle_errors(command: F) -> F:
 
 
 def database_option(command: F) -> F:
-    return click.option(
-        "--database-url",
-        metavar="URL",
-        help="SQLAlchemy database URL [env CATALOG_ETL_DATABASE_URL; default sqlite:///catalog.db]",
-    )(command)
+    return setting_options("database_url")(command)
 
 
 def source_options(command: F) -> F:
     """Where a catalog comes from and how patiently it is fetched (``sync``, ``serve``)."""
-    options = [
-        click.option("--url", help="Catalog URL [env CATALOG_ETL_SOURCE_URL]."),
-        click.option(
-            "--provider",
-            default=None,
-            help="Provider name for OpenRouter-shaped catalogs, which name none"
-            " [env CATALOG_ETL_PROVIDER; default: openrouter].",
-        ),
-        click.option(
-            "--timeout",
-            type=click.FloatRange(min=0, min_open=True),
-            help="Seconds for the whole fetch, retries included"
-            " [env CATALOG_ETL_TIMEOUT; default 110].",
-        ),
-        click.option(
-            "--retries",
-            type=click.IntRange(min=0),
-            help="Extra attempts after timeouts, 429 and 5xx [env CATALOG_ETL_RETRIES; default 4].",
-        ),
-        click.option(
-            "--allow-insecure-http",
-            is_flag=True,
-            default=None,
-            help="Allow plain http:// to hosts other than loopback.",
-        ),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+    return setting_options(
+        "source_url",
+        "api_token_file",
+        "provider",
+        "timeout",
+        "retries",
+        "max_bytes",
+        "allow_insecure_http",
+    )(command)
+
+
+def guard_options(command: F) -> F:
+    """When an observation is refused or a provider held (``sync``, ``serve``, ``backfill``)."""
+    return setting_options("max_removed_share", "mass_removal_floor", "max_clock_skew")(command)
 
 
 def format_option(command: F) -> F:

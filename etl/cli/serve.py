@@ -14,8 +14,10 @@ from etl.cli.common import (
     database_option,
     fetch_settings_from,
     format_option,
+    guard_options,
     handle_errors,
     make_console,
+    setting_options,
     settings_from,
     source_options,
 )
@@ -27,133 +29,47 @@ class DurationParam(click.ParamType):  # type: ignore[type-arg]  # generic only 
     name = "duration"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        from etl.service.schedules import ScheduleError, parse_duration
+        from etl.times import TimeFormatError, parse_duration
 
         if isinstance(value, timedelta):
             return value
         try:
             return parse_duration(str(value))
-        except ScheduleError as error:
+        except TimeFormatError as error:
             self.fail(str(error), param, ctx)
 
 
 DURATION = DurationParam()
 
 
-def _from_command_line(ctx: click.Context, name: str) -> bool:
-    return ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
-
-
 @click.command()
-@click.option(
-    "--every",
-    type=DURATION,
-    envvar="CATALOG_ETL_EVERY",
-    help="Sync every DURATION (30s, 15m, 1h, 1d), on multiples of it since the epoch"
-    " [env CATALOG_ETL_EVERY].",
+@setting_options(
+    "every",
+    "cron",
+    "timezone",
+    "jitter",
+    "run_now",
+    "migrate",
+    "grace_period",
+    "log_format",
+    "log_level",
+    "metrics_port",
+    "metrics_address",
 )
-@click.option(
-    "--cron",
-    metavar="EXPR",
-    envvar="CATALOG_ETL_CRON",
-    help="Sync when a standard 5-field cron line matches ('17 * * * *') [env CATALOG_ETL_CRON].",
-)
-@click.option(
-    "--timezone",
-    metavar="ZONE",
-    envvar="CATALOG_ETL_TIMEZONE",
-    default="UTC",
-    show_default=True,
-    help="Time zone of --cron (IANA name) [env CATALOG_ETL_TIMEZONE].",
-)
-@click.option(
-    "--jitter",
-    type=DURATION,
-    envvar="CATALOG_ETL_JITTER",
-    help="Delay each run by a random time up to DURATION [env CATALOG_ETL_JITTER].",
-)
-@click.option(
-    "--run-now",
-    is_flag=True,
-    envvar="CATALOG_ETL_RUN_NOW",
-    help="Also sync once at start [env CATALOG_ETL_RUN_NOW].",
-)
-@click.option(
-    "--migrate",
-    is_flag=True,
-    envvar="CATALOG_ETL_MIGRATE",
-    help="Upgrade the database schema first instead of refusing to start"
-    " [env CATALOG_ETL_MIGRATE].",
-)
-@click.option(
-    "--grace-period",
-    type=DURATION,
-    envvar="CATALOG_ETL_GRACE_PERIOD",
-    default="30s",
-    show_default=True,
-    help="On SIGTERM/SIGINT, how long a running sync may take to finish before it is rolled"
-    " back [env CATALOG_ETL_GRACE_PERIOD].",
-)
-@click.option(
-    "--log-format",
-    type=click.Choice(["human", "json"]),
-    envvar="CATALOG_ETL_LOG_FORMAT",
-    default="human",
-    show_default=True,
-    help="Log lines for people, or JSON lines [env CATALOG_ETL_LOG_FORMAT].",
-)
-@click.option(
-    "--log-level",
-    type=click.Choice(["debug", "info", "warning", "error"]),
-    envvar="CATALOG_ETL_LOG_LEVEL",
-    default="info",
-    show_default=True,
-    help="Least severe level logged [env CATALOG_ETL_LOG_LEVEL].",
-)
-@click.option(
-    "--metrics-port",
-    type=click.IntRange(min=1, max=65535),
-    envvar="CATALOG_ETL_METRICS_PORT",
-    help="Serve Prometheus metrics on this port at /metrics [env CATALOG_ETL_METRICS_PORT].",
-)
-@click.option(
-    "--metrics-address",
-    metavar="ADDRESS",
-    envvar="CATALOG_ETL_METRICS_ADDRESS",
-    default="0.0.0.0",
-    show_default=True,
-    help="Address the metrics server listens on [env CATALOG_ETL_METRICS_ADDRESS].",
-)
+@guard_options
 @source_options
 @database_option
-@click.pass_context
 @handle_errors
-# Long: one parameter per option of the command; the body itself is some thirty lines.
-def serve(
-    ctx: click.Context,
-    every: timedelta | None,
-    cron: str | None,
-    timezone: str,
-    jitter: timedelta | None,
-    run_now: bool,
-    migrate: bool,
-    grace_period: timedelta,
-    url: str | None,
-    provider: str | None,
-    timeout: float | None,
-    retries: int | None,
-    allow_insecure_http: bool | None,
-    log_format: str,
-    log_level: str,
-    metrics_port: int | None,
-    metrics_address: str,
-    database_url: str | None,
-) -> None:
+def serve(**flags: Any) -> None:
     """Sync the catalog on a schedule until stopped (SIGTERM or SIGINT: exit 0).
 
     Several replicas (and cron-launched syncs) may share one database: one sync applies at a
     time and the others record a `skipped` run. The database must be at the latest schema
     revision (`catalog-etl db upgrade`), unless --migrate is given.
+
+    Flags win over CATALOG_ETL_* variables, which win over defaults. The bearer token comes
+    from CATALOG_ETL_API_TOKEN or from the file given by --token-file, never from a flag,
+    which other users could read in the process list.
 
     \b
     Examples:
@@ -166,21 +82,14 @@ def serve(
     from etl.service.metrics import Metrics
     from etl.service.scheduler import Service, ServiceConfig, SyncJob
 
-    settings = settings_from(
-        database_url=database_url,
-        source_url=url,
-        provider=provider,
-        timeout=timeout,
-        retries=retries,
-        allow_insecure_http=allow_insecure_http,
-    )
-    schedule = _schedule(ctx, every, cron, timezone, jitter)
+    settings = settings_from(**flags)
+    schedule = _schedule(settings, every_flag=flags["every"], cron_flag=flags["cron"])
     if not settings.source_url:
         raise click.UsageError("give the catalog's URL: --url URL (or CATALOG_ETL_SOURCE_URL)")
     token = settings.token()
     configure_logging(
-        log_format,
-        log_level,
+        settings.log_format,
+        settings.log_level,
         secrets=(token, parse_url(settings.database_url).password),
     )
     job = SyncJob(
@@ -190,48 +99,42 @@ def serve(
         provider=settings.provider or DEFAULT_PROVIDER,
         max_removed_share=settings.max_removed_share,
         mass_removal_floor=settings.mass_removal_floor,
+        max_clock_skew=settings.max_clock_skew,
     )
     config = ServiceConfig(
         database_url=settings.database_url,
         schedule=schedule,
         job=job,
-        run_now=run_now,
-        migrate=migrate,
-        grace_period=grace_period.total_seconds(),
-        metrics=Metrics() if metrics_port is not None else None,
-        metrics_port=metrics_port,
-        metrics_address=metrics_address,
+        run_now=settings.run_now,
+        migrate=settings.migrate,
+        grace_period=settings.grace_period.total_seconds(),
+        metrics=Metrics() if settings.metrics_port is not None else None,
+        metrics_port=settings.metrics_port,
+        metrics_address=settings.metrics_address,
     )
     sys.exit(_run_service(Service(config)))
 
 
-def _schedule(
-    ctx: click.Context,
-    every: timedelta | None,
-    cron: str | None,
-    timezone: str,
-    jitter: timedelta | None,
-) -> Any:
-    """The schedule the options describe: exactly one of --every and --cron."""
+def _schedule(settings: Any, *, every_flag: str | None, cron_flag: str | None) -> Any:
+    """The schedule the settings describe: exactly one of --every and --cron, where a flag
+    wins over the other one's variable (two flags, or two variables, conflict)."""
     from etl.service.schedules import ScheduleError, parse_timezone
     from etl.service.schedules import cron as cron_schedule
     from etl.service.schedules import every as every_schedule
 
-    if every is not None and cron is not None:
-        # A flag wins over the environment; two flags (or two variables) conflict.
-        every_flag, cron_flag = _from_command_line(ctx, "every"), _from_command_line(ctx, "cron")
-        if every_flag != cron_flag:
-            every, cron = (every, None) if every_flag else (None, cron)
+    every, cron = settings.every, settings.cron
+    if every is not None and cron is not None and (every_flag is None) != (cron_flag is None):
+        every, cron = (every, None) if every_flag is not None else (None, cron)
     if (every is None) == (cron is None):
         raise click.UsageError(
             "give the schedule: either --every DURATION or --cron EXPR"
             " (or CATALOG_ETL_EVERY / CATALOG_ETL_CRON)"
         )
     try:
-        zone = parse_timezone(timezone)
+        zone = parse_timezone(settings.timezone)
         if every is not None:
-            return every_schedule(every, jitter=jitter, timezone=zone)
-        return cron_schedule(cron or "", jitter=jitter, timezone=zone)
+            return every_schedule(every, jitter=settings.jitter, timezone=zone)
+        return cron_schedule(cron or "", jitter=settings.jitter, timezone=zone)
     except ScheduleError as error:
         raise click.UsageError(str(error)) from None
 

@@ -17,8 +17,10 @@ from etl.cli.common import (
     database_option,
     fetch_settings_from,
     format_option,
+    guard_options,
     handle_errors,
     make_console,
+    setting_options,
     settings_from,
     source_options,
 )
@@ -36,40 +38,33 @@ from etl.cli.common import (
     type=TIME,
     help="When the catalog was observed (ISO 8601); default now.",
 )
-@click.option(
-    "--lock-timeout",
-    type=click.FloatRange(min=0),
-    help="Seconds to wait while another sync applies, instead of skipping"
-    " [env CATALOG_ETL_LOCK_TIMEOUT; default 0].",
-)
+@setting_options("lock_timeout")
 @click.option(
     "--allow-mass-removal",
     is_flag=True,
-    help="Apply even if more than CATALOG_ETL_MAX_REMOVED_SHARE (25%) of a provider's models"
-    " would be removed.",
+    help="Apply even if a provider would lose more than --max-removed-share of its models.",
 )
+@guard_options
 @source_options
 @database_option
 @format_option
 @handle_errors
 def sync(
     file: Path | None,
-    url: str | None,
     observed_at: datetime | None,
-    provider: str | None,
-    timeout: float | None,
-    retries: int | None,
-    lock_timeout: float | None,
     allow_mass_removal: bool,
-    allow_insecure_http: bool | None,
-    database_url: str | None,
     output_format: str,
+    **flags: Any,
 ) -> None:
     """Sync one catalog, from a file or a URL, and print what changed.
 
     Exit code 0 when applied (or nothing changed, or skipped because another sync was
     applying), 1 when the sync failed, 3 when the mass-removal guard held a provider (or
     all of them) because its catalog would remove too many models.
+
+    Flags win over CATALOG_ETL_* variables, which win over defaults. The bearer token comes
+    from CATALOG_ETL_API_TOKEN or from the file given by --token-file, never from a flag,
+    which other users could read in the process list.
 
     \b
     Examples:
@@ -79,19 +74,13 @@ def sync(
     from etl.ingest.shapes import DEFAULT_PROVIDER
     from etl.pipeline import sync_file, sync_url
 
-    settings = settings_from(
-        database_url=database_url,
-        timeout=timeout,
-        retries=retries,
-        lock_timeout=lock_timeout,
-        allow_insecure_http=allow_insecure_http,
-    )
-    url = url or (settings.source_url if file is None else None)
+    settings = settings_from(**flags)
+    url = settings.source_url if file is None else flags["source_url"]
     if (file is None) == (url is None):
         raise click.UsageError("give either --file PATH or --url URL (or CATALOG_ETL_SOURCE_URL)")
     options: dict[str, Any] = {
         "observed_at": observed_at,
-        "provider": provider or settings.provider or DEFAULT_PROVIDER,
+        "provider": settings.provider or DEFAULT_PROVIDER,
         "max_removed_share": None if allow_mass_removal else settings.max_removed_share,
         "mass_removal_floor": settings.mass_removal_floor,
         "max_clock_skew": settings.max_clock_skew,

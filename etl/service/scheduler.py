@@ -51,6 +51,7 @@ from etl.ingest.fetch import FetchSettings, safe_url
 from etl.ingest.shapes import DEFAULT_PROVIDER
 from etl.pipeline import (
     DEFAULT_MASS_REMOVAL_FLOOR,
+    DEFAULT_MAX_CLOCK_SKEW,
     DEFAULT_MAX_REMOVED_SHARE,
     SyncResult,
     abandon_run,
@@ -90,6 +91,7 @@ class SyncJob:
     provider: str = DEFAULT_PROVIDER
     max_removed_share: float | None = DEFAULT_MAX_REMOVED_SHARE
     mass_removal_floor: int = DEFAULT_MASS_REMOVAL_FLOOR
+    max_clock_skew: float = DEFAULT_MAX_CLOCK_SKEW
 
     @property
     def shown_url(self) -> str:
@@ -325,6 +327,7 @@ class Service:
             provider=job.provider,
             max_removed_share=job.max_removed_share,
             mass_removal_floor=job.mass_removal_floor,
+            max_clock_skew=job.max_clock_skew,
             on_start=self._run_started,
             fetch={"sleep": self._sleep},
             tick_at=self._tick_at,

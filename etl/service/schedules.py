@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import random
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
@@ -22,11 +21,9 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 
-from etl.times import utcnow
+from etl.times import format_duration, utcnow
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_DURATION = re.compile(r"(\d+)\s*([smhdw])")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _CRON_MACROS = {
     "@hourly": "0 * * * *",
     "@daily": "0 0 * * *",
@@ -42,34 +39,6 @@ _CRON_DAY_NAMES = ("sunday", "monday", "tuesday", "wednesday", "thursday", "frid
 
 class ScheduleError(ValueError):
     """A schedule, duration or time zone that cannot be used; the message says why."""
-
-
-def parse_duration(text: str) -> timedelta:
-    """``30s``, ``15m``, ``1h``, ``1d``, ``1w``, combined (``1h30m``), or a bare number of
-    seconds; whole units only."""
-    value = text.strip().lower()
-    if value.isdigit():
-        return timedelta(seconds=int(value))
-    parts = _DURATION.findall(value)
-    if not parts or _DURATION.sub("", value).strip():
-        raise ScheduleError(
-            f"cannot read {text!r} as a duration: use a number with a unit, such as 30s, 15m,"
-            " 1h, 1d or 1h30m"
-        )
-    return timedelta(seconds=sum(int(amount) * _UNIT_SECONDS[unit] for amount, unit in parts))
-
-
-def format_duration(duration: timedelta) -> str:
-    """The shortest text :func:`parse_duration` reads back: ``1h30m``, ``45s``, ``1d``."""
-    seconds = int(duration.total_seconds())
-    if seconds == 0:
-        return "0s"
-    text = ""
-    for unit in "dhms":
-        amount, seconds = divmod(seconds, _UNIT_SECONDS[unit])
-        if amount:
-            text += f"{amount}{unit}"
-    return text
 
 
 def parse_timezone(name: str) -> tzinfo:
