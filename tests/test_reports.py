@@ -103,6 +103,7 @@ class TestNetChanges:
             "price_changes": 48,
             "price_cuts": 36,
             "price_increases": 12,
+            "rounding_noise": 0,
             "capability_changes": 41,
             "other_changes": 7,
         }
@@ -423,7 +424,12 @@ class TestFormats:
             "old_per_million": "0.25",
             "new_per_million": "0.1625",
             "change_percent": "-35",
+            "context_length": "",
+            "prompt_per_million": "",
+            "completion_per_million": "",
+            "pricing": "",
         }
+        assert (rows[0]["context_length"], rows[0]["prompt_per_million"]) == ("65536", "0.15")
         assert json.loads(rows[-1]["new"])[0] == "frequency_penalty"
 
     def test_table(self, events: object) -> None:

@@ -14,7 +14,14 @@ from etl.cli.common import (
     handle_errors,
     make_console,
 )
-from etl.cli.reports import ALL_FORMATS, check_window, filter_options, formats_option, make_filters
+from etl.cli.reports import (
+    ALL_FORMATS,
+    check_window,
+    filter_options,
+    formats_option,
+    make_filters,
+    noise_option,
+)
 
 
 @click.command()
@@ -49,6 +56,7 @@ def models(as_of: datetime, database_url: str | None, output_format: str) -> Non
     is_flag=True,
     help="List every observed change in the window with its time, not the net difference.",
 )
+@noise_option
 @database_option
 @formats_option(*ALL_FORMATS)
 @handle_errors
@@ -61,6 +69,7 @@ def diff(
     component: tuple[str, ...],
     sort: str | None,
     events: bool,
+    include_noise: bool,
     database_url: str | None,
     output_format: str,
 ) -> None:
@@ -83,7 +92,7 @@ def diff(
     filters = make_filters(vendor, model, category, component)
     query = change_events if events else net_changes
     with database(database_url) as engine, engine.connect() as connection:
-        report = query(connection, since, until, filters, sort)
+        report = query(connection, since, until, filters, sort, include_noise=include_noise)
     write_output(
         output_format,
         report,

@@ -53,6 +53,17 @@ def filter_options(component_help: str) -> Callable[[F], F]:
     return decorate
 
 
+def noise_option(command: F) -> F:
+    """--include-noise, for the commands that show price changes."""
+    return click.option(
+        "--include-noise",
+        is_flag=True,
+        help="List price changes smaller than one part in a million (floating-point rounding"
+        " noise such as 0.0000000299999997 -> 0.00000003) with the price changes, instead of"
+        " apart as rounding noise.",
+    )(command)
+
+
 def make_filters(
     vendor: tuple[str, ...],
     model: tuple[str, ...],
@@ -95,10 +106,17 @@ def check_window(since: datetime, until: datetime) -> None:
 @click.command()
 @click.argument("model")
 @click.option("--provider", help="The provider, when several list this model id.")
+@noise_option
 @database_option
 @formats_option("table", "markdown", "json", "html")
 @handle_errors
-def history(model: str, provider: str | None, database_url: str | None, output_format: str) -> None:
+def history(
+    model: str,
+    provider: str | None,
+    include_noise: bool,
+    database_url: str | None,
+    output_format: str,
+) -> None:
     """Show one model's timeline: when it was listed, every version with what changed, and
     every price change.
 
@@ -113,7 +131,7 @@ def history(model: str, provider: str | None, database_url: str | None, output_f
 
     with database(database_url) as engine, engine.connect() as connection:
         try:
-            timeline = model_history(connection, model, provider)
+            timeline = model_history(connection, model, provider, include_noise=include_noise)
         except ModelNotFound as error:
             fail(str(error))
             return
@@ -139,7 +157,12 @@ def history(model: str, provider: str | None, database_url: str | None, output_f
     metavar="KEY",
     help="model, vendor, context (largest first), or a component, cheapest first: prompt.",
 )
-@click.option("--min-context", type=click.IntRange(min=0), help="Only models with this context.")
+@click.option(
+    "--min-context",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Only models with a context length of at least N tokens.",
+)
 @click.option("--limit", type=click.IntRange(min=1), help="Show at most this many models.")
 @database_option
 @formats_option(*ALL_FORMATS)
@@ -185,6 +208,7 @@ def prices(
 )
 @filter_options("Only price changes of this component (prompt); repeatable.")
 @click.option("--events", is_flag=True, help="Every change with its time, not the net one.")
+@noise_option
 @click.option(
     "--charts",
     "max_charts",
@@ -204,6 +228,7 @@ def report(
     category: tuple[str, ...],
     component: tuple[str, ...],
     events: bool,
+    include_noise: bool,
     max_charts: int,
     database_url: str | None,
 ) -> None:
@@ -225,7 +250,13 @@ def report(
     filters = make_filters(vendor, model, category, component)
     with database(database_url) as engine, engine.connect() as connection:
         document = reports.build(
-            connection, since, until, filters, events=events, max_charts=max_charts
+            connection,
+            since,
+            until,
+            filters,
+            events=events,
+            max_charts=max_charts,
+            include_noise=include_noise,
         )
     text = reports.render(document, output_format, progress)
     try:

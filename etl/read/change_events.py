@@ -25,6 +25,7 @@ from etl.read.changes import (
     check_sort,
     field_changes,
     sorted_changes,
+    split_noise,
 )
 from etl.read.queries import (
     NO_FILTERS,
@@ -150,10 +151,12 @@ def change_events(
     sort: str | None = None,
     *,
     model_ids: Collection[int] | None = None,
+    include_noise: bool = False,
 ) -> ChangeReport:
     """Every change observed in ``(since, until]`` (an open bound when None), with its time:
     models added, removed and returned, each new version's changed fields, and each price
-    change. ``model_ids`` narrows it further (``history`` reads one model this way)."""
+    change (rounding noise apart, unless ``include_noise``). ``model_ids`` narrows it
+    further (``history`` reads one model this way)."""
     sort = check_sort(sort, events=True)
     directory = model_directory(connection, filters, since, until, model_ids=model_ids)
     scope = _scope(directory, filters, model_ids)
@@ -181,7 +184,9 @@ def change_events(
         for model_id, new_id, old_id, moment in pairs
         for change in field_changes(ident(model_id), contents[old_id], contents[new_id], moment)
     ]
-    price_changes = _price_changes(ended, started, priced, ident)
+    price_changes, noise = split_noise(
+        _price_changes(ended, started, priced, ident), include_noise=include_noise
+    )
     return ChangeReport(
         since=since,
         until=until,
@@ -195,6 +200,8 @@ def change_events(
         returned=sorted_changes(sections["returned"], sort),
         price_changes=sorted_changes(price_changes, sort),
         changes=sorted_changes(changes, sort),
+        rounding_noise=sorted_changes(noise, sort),
+        include_noise=include_noise,
     )
 
 

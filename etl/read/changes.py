@@ -18,7 +18,9 @@ from typing import Any, Final
 
 from etl.ingest.money import Price as PriceValue
 from etl.ingest.money import price_text
+from etl.read.noise import is_rounding_noise
 from etl.read.queries import ZERO, Filters
+from etl.read.text_changes import change_detail
 from etl.read.units import (
     change_percent,
     component_order,
@@ -81,8 +83,8 @@ class ModelChange:
     name: str | None
     context_length: int | None
     prices: Mapping[str, PriceValue] | None
-    """Its non-zero prices then: as of ``until`` (``since`` for a removal), or at the event;
-    None when unpriced."""
+    """Its non-zero prices then (None when unpriced): as of ``until``, or at the event; for
+    a removal, its last prices before it left."""
     at: datetime | None = None
     """When it happened; only for events."""
 
@@ -136,6 +138,12 @@ class PriceChange:
     @property
     def percent(self) -> Decimal | None:
         return change_percent(self.old, self.new)
+
+    @property
+    def rounding_noise(self) -> bool:
+        """Smaller than one part in a million: float noise, not a price move
+        (:mod:`etl.read.noise`)."""
+        return is_rounding_noise(self.old, self.new)
 
     @property
     def direction(self) -> str:
@@ -213,7 +221,7 @@ class FieldChange:
         document |= {"vendor": self.vendor, "name": self.name, "kind": self.kind}
         if self.field in SET_VALUED_FIELDS:
             document |= {"added": self.added, "removed": self.removed}
-        return document
+        return document | change_detail(self.old, self.new)
 
 
 Ident = tuple[str, str, str, str | None]
@@ -254,6 +262,10 @@ class ChangeReport:
     returned: tuple[ModelChange, ...] = ()
     price_changes: tuple[PriceChange, ...] = ()
     changes: tuple[FieldChange, ...] = ()
+    rounding_noise: tuple[PriceChange, ...] = ()
+    """Price changes that are rounding noise, kept apart from ``price_changes``; empty when
+    the report includes the noise with the real moves (``include_noise``)."""
+    include_noise: bool = False
 
     @property
     def capability_changes(self) -> tuple[FieldChange, ...]:
@@ -266,7 +278,12 @@ class ChangeReport:
     @property
     def empty(self) -> bool:
         return not (
-            self.added or self.removed or self.returned or self.price_changes or self.changes
+            self.added
+            or self.removed
+            or self.returned
+            or self.price_changes
+            or self.changes
+            or self.rounding_noise
         )
 
     def summary(self) -> dict[str, int]:
@@ -279,6 +296,7 @@ class ChangeReport:
             "price_changes": len(self.price_changes),
             "price_cuts": directions.count("cut"),
             "price_increases": directions.count("increase"),
+            "rounding_noise": len(self.rounding_noise),
             "capability_changes": len(self.capability_changes),
             "other_changes": len(self.other_changes),
         }
@@ -297,10 +315,18 @@ class ChangeReport:
             document |= {
                 "events": self.events,
                 "sort": self.sort,
+                "include_noise": self.include_noise,
                 "filters": self.filters.to_json(),
                 "summary": self.summary(),
             }
-        for section in ("added", "removed", "returned", "price_changes", "changes"):
+        for section in (
+            "added",
+            "removed",
+            "returned",
+            "price_changes",
+            "rounding_noise",
+            "changes",
+        ):
             items: tuple[ModelChange | PriceChange | FieldChange, ...] = getattr(self, section)
             document[section] = [item.to_json(compact=compact) for item in items]
         return document
@@ -331,6 +357,18 @@ def sorted_changes(
         return (*when, *by_model)
 
     return tuple(sorted(items, key=key))
+
+
+def split_noise(
+    price_changes: Iterable[PriceChange], *, include_noise: bool
+) -> tuple[list[PriceChange], list[PriceChange]]:
+    """The real price moves and, apart, the rounding noise; with ``include_noise`` every
+    change is a real move and the noise is empty."""
+    real: list[PriceChange] = []
+    noise: list[PriceChange] = []
+    for change in price_changes:
+        (noise if change.rounding_noise and not include_noise else real).append(change)
+    return real, noise
 
 
 def check_sort(sort: str | None, events: bool) -> str:

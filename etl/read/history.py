@@ -144,17 +144,25 @@ class ModelHistory:
             "availability": [span.to_json() for span in self.availability],
             "versions": [version.to_json() for version in self.versions],
             "prices": [interval.to_json() for interval in self.prices],
-            "price_changes": [
-                {k: v for k, v in change.to_json().items() if k not in _IDENTITY - {"at"}}
-                for change in self.events.price_changes
-            ],
+            **{
+                section: [
+                    {k: v for k, v in change.to_json().items() if k not in _IDENTITY - {"at"}}
+                    for change in getattr(self.events, section)
+                ]
+                for section in ("price_changes", "rounding_noise")
+            },
         }
 
 
-def model_history(connection: Connection, model: str, provider: str | None = None) -> ModelHistory:
-    """The whole timeline of one model: availability, versions with what changed, prices."""
+def model_history(
+    connection: Connection, model: str, provider: str | None = None, *, include_noise: bool = False
+) -> ModelHistory:
+    """The whole timeline of one model: availability, versions with what changed, prices
+    (price changes that are rounding noise apart, unless ``include_noise``)."""
     info = find_model(connection, model, provider)
-    events = change_events(connection, None, None, model_ids=[info.id], sort="time")
+    events = change_events(
+        connection, None, None, model_ids=[info.id], sort="time", include_noise=include_noise
+    )
     availability = tuple(
         AvailabilitySpan(row.valid_from, row.valid_to, row.last_seen_at)
         for row in connection.execute(

@@ -17,6 +17,7 @@ from etl.read.changes import (
     check_sort,
     field_changes,
     sorted_changes,
+    split_noise,
 )
 from etl.read.queries import (
     NO_FILTERS,
@@ -36,12 +37,15 @@ def net_changes(
     until: datetime,
     filters: Filters = NO_FILTERS,
     sort: str | None = None,
+    *,
+    include_noise: bool = False,
 ) -> ChangeReport:
     """The net difference between the catalog as of ``since`` and as of ``until``.
 
     A model available at ``until`` but not at ``since`` was *added* when it was first seen
     after ``since``, and *returned* otherwise. A model that left and came back inside the
-    window is no net change. Only versions that differ are read in full.
+    window is no net change. Only versions that differ are read in full. Price changes that
+    are rounding noise (:mod:`etl.read.noise`) are kept apart unless ``include_noise``.
     """
     sort = check_sort(sort, events=False)
     directory = model_directory(connection, filters, since, until)
@@ -52,6 +56,7 @@ def net_changes(
     price_changes, changes = _content_changes(
         connection, directory, before, after, old_ids & new_ids, filters
     )
+    price_changes, noise = split_noise(price_changes, include_noise=include_noise)
     return ChangeReport(
         since=since,
         until=until,
@@ -65,6 +70,8 @@ def net_changes(
         returned=sorted_changes(returned, sort),
         price_changes=sorted_changes(price_changes, sort),
         changes=sorted_changes(changes, sort),
+        rounding_noise=sorted_changes(noise, sort),
+        include_noise=include_noise,
     )
 
 
@@ -92,7 +99,11 @@ def _listing_changes(
             returned.append(model_change("returned", after.models[model_id]))
         else:
             added.append(model_change("added", after.models[model_id]))
-    removed = [model_change("removed", before.models[i]) for i in old_ids - new_ids]
+    # A model keeps its last version and prices while it is away: as of ``until`` they are
+    # its last state before it left (it may have changed after ``since``).
+    removed = [
+        model_change("removed", after.models.get(i, before.models[i])) for i in old_ids - new_ids
+    ]
     return added, removed, returned
 
 

@@ -3,9 +3,13 @@ net or with each change's time."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from typing import Any, Final
 
+from etl.ingest.money import canonical
 from etl.read.changes import ChangeReport, FieldChange, ModelChange, PriceChange
+from etl.read.noise import ROUNDING_NOISE_THRESHOLD
 from etl.reports.document import (
     Cell,
     Document,
@@ -22,6 +26,8 @@ from etl.reports.document import (
 )
 
 _SORT_NAMES = {"model": "model", "time": "time", "movers": "biggest movers first"}
+OTHER_LIMIT: Final = 80
+"""Values up to this long read whole in "other changes"; longer ones as a diff."""
 
 
 def change_document(report: ChangeReport) -> Document:
@@ -36,6 +42,8 @@ def change_document(report: ChangeReport) -> Document:
         )
     ]
     sections.append(_price_section(report.price_changes, timed))
+    if report.rounding_noise:
+        sections.append(_price_section(report.rounding_noise, timed, noise=True))
     sections.append(_capability_section(report.capability_changes, timed))
     sections.append(_other_section(report.other_changes, timed))
     return Document(
@@ -81,7 +89,10 @@ def _model_rows(items: Iterable[ModelChange], timed: bool) -> tuple[Row, ...]:
     )
 
 
-def _price_section(price_changes: tuple[PriceChange, ...], timed: bool) -> Section:
+def _price_section(
+    price_changes: tuple[PriceChange, ...], timed: bool, *, noise: bool = False
+) -> Section:
+    """The price changes, or (``noise``) the rounding noise, in muted tones."""
     price_columns = (
         *_at(timed),
         "model",
@@ -92,9 +103,12 @@ def _price_section(price_changes: tuple[PriceChange, ...], timed: bool) -> Secti
         "new per 1M/unit",
         "change",
     )
+    key, label = (
+        ("rounding_noise", "rounding noise") if noise else ("price_changes", "price changes")
+    )
     return Section(
-        "price_changes",
-        f"price changes ({len(price_changes)})",
+        key,
+        f"{label} ({len(price_changes)})",
         price_columns,
         tuple(
             (
@@ -105,7 +119,7 @@ def _price_section(price_changes: tuple[PriceChange, ...], timed: bool) -> Secti
                 price_cell(change.new),
                 million_cell(change.old, change.component),
                 million_cell(change.new, change.component),
-                percent_cell(change.old, change.new),
+                percent_cell(change.old, change.new, muted=noise),
             )
             for change in price_changes
         ),
@@ -136,18 +150,32 @@ def _other_section(others: tuple[FieldChange, ...], timed: bool) -> Section:
     return Section(
         "other_changes",
         f"other changes ({len(others)})",
-        (*_at(timed), "model", "field", "old", "new"),
+        (*_at(timed), "model", "field", "change"),
         tuple(
             (
                 *_stamp(change, timed),
                 Cell(change.model, code=True),
                 Cell(change.field, code=True),
-                Cell(value_text(change.old, 60)),
-                Cell(value_text(change.new, 60)),
+                Cell(change_text(change, OTHER_LIMIT), wrap=True, details=_full_texts(change)),
             )
             for change in others
         ),
     )
+
+
+def _full_texts(change: FieldChange) -> tuple[tuple[str, str], ...]:
+    """The whole old and new values, when the change text shows only what differs."""
+    if not isinstance(change.new, dict) and all(
+        len(value_text(value)) <= OTHER_LIMIT for value in (change.old, change.new)
+    ):
+        return ()
+    return (("old", _full_text(change.old)), ("new", _full_text(change.new)))
+
+
+def _full_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, indent=1)
 
 
 def _lines(report: ChangeReport) -> tuple[str, ...]:
@@ -164,6 +192,13 @@ def _lines(report: ChangeReport) -> tuple[str, ...]:
     filters = filters_line(report.filters)
     if filters:
         lines.append(filters + ".")
+    if report.rounding_noise:
+        lines.append(
+            f"Price changes smaller than {canonical(ROUNDING_NOISE_THRESHOLD * 100)}% of the old"
+            " price are"
+            " rounding noise (floating-point leftovers such as 0.0000000299999997), listed"
+            " apart; --include-noise lists them with the price changes."
+        )
     return tuple(lines)
 
 
@@ -176,6 +211,7 @@ def _summary(report: ChangeReport) -> tuple[tuple[str, int], ...]:
         ("models repriced", summary["repriced_models"]),
         ("price cuts", summary["price_cuts"]),
         ("price increases", summary["price_increases"]),
+        *((("rounding noise", summary["rounding_noise"]),) if report.rounding_noise else ()),
         ("capability changes", summary["capability_changes"]),
         ("other changes", summary["other_changes"]),
     )

@@ -23,7 +23,8 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from etl.read.changes import ChangeReport
+from etl.ingest.money import DYNAMIC, Price
+from etl.read.changes import ChangeReport, ModelChange
 from etl.read.prices import PriceTable
 from etl.read.units import decimal_text, per_million, price_value_text, unit
 from etl.reports.safe_text import visible
@@ -47,7 +48,15 @@ CHANGE_COLUMNS = (
     "old_per_million",
     "new_per_million",
     "change_percent",
+    "context_length",
+    "prompt_per_million",
+    "completion_per_million",
+    "pricing",
 )
+"""Every row has every column. The last four describe the model of an ``added``,
+``returned`` or ``removed`` row (for a removal, its last state before it left); they are
+empty on the rows of a change, whose ``old`` and ``new`` say what changed."""
+_IDENTITY = ("at", "provider", "model", "vendor", "name")
 
 
 def _write(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> str:
@@ -80,32 +89,48 @@ def cell_text(value: Any) -> str:
 
 def changes(report: ChangeReport) -> str:
     """One row per change: model sections (added, removed, returned), then price changes,
-    then field changes (section ``capability`` or ``other``)."""
+    rounding noise (section ``rounding_noise``), then field changes (section
+    ``capability`` or ``other``)."""
     rows: list[dict[str, Any]] = []
     for section in ("added", "removed", "returned"):
-        for item in getattr(report, section):
-            document = item.to_json()
-            rows.append(
-                {
-                    "section": section,
-                    **{k: document.get(k) for k in ("at", "provider", "model", "vendor", "name")},
-                }
-            )
-    for change in report.price_changes:
-        document = change.to_json()
-        rows.append({"section": "price", **{k: document.get(k) for k in CHANGE_COLUMNS[1:]}})
+        rows += [_model_row(section, item) for item in getattr(report, section)]
+    for section, price_changes in (
+        ("price", report.price_changes),
+        ("rounding_noise", report.rounding_noise),
+    ):
+        for change in price_changes:
+            document = change.to_json()
+            rows.append({"section": section, **{k: document.get(k) for k in CHANGE_COLUMNS[1:]}})
     for field_change in report.changes:
         document = field_change.to_json()
         rows.append(
             {
                 "section": field_change.kind,
-                **{k: document.get(k) for k in ("at", "provider", "model", "vendor", "name")},
+                **{k: document.get(k) for k in _IDENTITY},
                 "field": field_change.field,
                 "old": document["old"],
                 "new": document["new"],
             }
         )
     return _write(CHANGE_COLUMNS, rows)
+
+
+def _model_row(section: str, item: ModelChange) -> dict[str, Any]:
+    """A model added, removed or returned, with its context and prices then."""
+    document = item.to_json()
+    return {
+        "section": section,
+        **{k: document.get(k) for k in _IDENTITY},
+        "context_length": item.context_length,
+        "prompt_per_million": _per_million_text(item.price("prompt"), "prompt"),
+        "completion_per_million": _per_million_text(item.price("completion"), "completion"),
+        "pricing": document["pricing"],
+    }
+
+
+def _per_million_text(price: Price | None, component: str) -> str | None:
+    """Per 1M tokens, ``dynamic``, or empty when unpriced."""
+    return DYNAMIC if price == DYNAMIC else decimal_text(per_million(price, component))
 
 
 def prices(table: PriceTable) -> str:

@@ -9,17 +9,18 @@ or HTML. Prices are turned into text here, the last step, from exact decimals.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from decimal import ROUND_HALF_UP, Decimal
 
-from etl.ingest.money import Price, price_text
-from etl.read.changes import FieldChange
+from etl.ingest.money import Price, canonical, price_text
 from etl.read.history import PriceSeries
 from etl.read.queries import Filters
 from etl.read.units import change_percent, per_million, percent_text
+from etl.reports.text_diff import MINUS as MINUS
+from etl.reports.text_diff import change_text as change_text
+from etl.reports.text_diff import value_text as value_text
 from etl.times import as_utc
 
 
@@ -32,6 +33,9 @@ class Cell:
     """An identifier (model id, component), shown in monospace where the format can."""
     wrap: bool = False
     """Long text that must be read whole: wrapped, never cut short."""
+    details: tuple[tuple[str, str], ...] = ()
+    """Labelled full texts behind the cell (``("old", ...), ("new", ...)``), for formats
+    that can fold them away (HTML); the others show the cell's text only."""
 
 
 Row = tuple[Cell, ...]
@@ -72,8 +76,6 @@ class Document:
 
 # --- Formatting: the last step ----------------------------------------------------------
 
-MINUS = "\u2212"
-
 
 def when(moment: datetime | None) -> str:
     """A time as tables show it: ``2026-03-03 01:05`` (UTC)."""
@@ -96,38 +98,25 @@ def million_cell(price: Price | None, component: str) -> Cell:
     return Cell(price_text(amount))
 
 
-def percent_cell(old: Price | None, new: Price | None) -> Cell:
+def percent_cell(old: Price | None, new: Price | None, *, muted: bool = False) -> Cell:
+    """The relative change in percent: two places, or two significant digits for a change
+    that would round to 0 (``+0.000001%``, never ``+0%``). Red for a rise, green for a
+    cut, unless ``muted`` (rounding noise)."""
     percent = change_percent(old, new)
     if percent is None:
         return Cell("new" if old == 0 else "", tone="muted")
     text = percent_text(percent) or ""
+    if percent != 0 and Decimal(text) == 0:
+        text = _significant(percent)
     sign = "+" if percent > 0 else ""
     tone = "cut" if percent < 0 else "increase" if percent > 0 else ""
-    return Cell(f"{sign}{text.replace('-', MINUS)}%", tone=tone)
+    return Cell(f"{sign}{text.replace('-', MINUS)}%", tone="muted" if muted else tone)
 
 
-def value_text(value: Any, limit: int | None = None) -> str:
-    if value is None:
-        text = "-"
-    elif isinstance(value, list | tuple):
-        text = ", ".join(map(str, value)) or "(none)"
-    elif isinstance(value, dict):
-        text = json.dumps(value, ensure_ascii=False, sort_keys=True)
-    else:
-        text = str(value)
-    text = " ".join(text.split())
-    if limit is not None and len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return text
-
-
-def change_text(change: FieldChange, limit: int = 60) -> str:
-    """``131072 → 80000``; for a set, what was gained and lost: ``+tools, −seed``."""
-    if change.added or change.removed:
-        return ", ".join(
-            [f"+{item}" for item in change.added] + [f"{MINUS}{item}" for item in change.removed]
-        )
-    return f"{value_text(change.old, limit)} → {value_text(change.new, limit)}"
+def _significant(amount: Decimal, digits: int = 2) -> str:
+    """``amount`` rounded half up to ``digits`` significant digits, as plain text."""
+    step = Decimal(1).scaleb(amount.adjusted() - digits + 1)
+    return canonical(amount.quantize(step, rounding=ROUND_HALF_UP))
 
 
 def filters_line(filters: Filters, *, components: bool = True) -> str | None:

@@ -46,6 +46,7 @@ def history_document(history: ModelHistory) -> Document:
         _availability_section(history),
         _versions_section(history),
         _price_changes_section(history),
+        *((_price_changes_section(history, noise=True),) if history.events.rounding_noise else ()),
         _prices_section(history),
     )
     return Document(
@@ -95,7 +96,9 @@ def _versions_section(history: ModelHistory) -> Section:
     )
 
 
-def _price_changes_section(history: ModelHistory) -> Section:
+def _price_changes_section(history: ModelHistory, *, noise: bool = False) -> Section:
+    """The price changes, or (``noise``) the rounding noise, muted."""
+    changes = history.events.rounding_noise if noise else history.events.price_changes
     price_columns = (
         "at",
         "component",
@@ -105,9 +108,12 @@ def _price_changes_section(history: ModelHistory) -> Section:
         "new per 1M/unit",
         "change",
     )
+    key, label = (
+        ("rounding_noise", "rounding noise") if noise else ("price_changes", "price changes")
+    )
     return Section(
-        "price_changes",
-        f"price changes ({len(history.events.price_changes)})",
+        key,
+        f"{label} ({len(changes)})",
         price_columns,
         tuple(
             (
@@ -117,9 +123,9 @@ def _price_changes_section(history: ModelHistory) -> Section:
                 price_cell(change.new),
                 million_cell(change.old, change.component),
                 million_cell(change.new, change.component),
-                percent_cell(change.old, change.new),
+                percent_cell(change.old, change.new, muted=noise),
             )
-            for change in history.events.price_changes
+            for change in changes
         ),
         numeric_columns(
             price_columns, "old", "new", "old per 1M/unit", "new per 1M/unit", "change"

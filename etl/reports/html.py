@@ -63,6 +63,10 @@ figure { margin: 0; padding: 10px; border: 1px solid var(--line); border-radius:
 figure svg { width: 100%; height: auto; display: block; }
 figcaption { font-weight: 600; margin-bottom: 4px; overflow-wrap: anywhere; }
 footer { margin-top: 40px; color: var(--muted); font-size: 12px; }
+details summary { color: var(--accent); cursor: pointer; font-size: 12px; }
+details dl { margin: 4px 0 0; }
+details dt { color: var(--muted); font-size: 12px; }
+details dd { margin: 0 0 6px; white-space: pre-wrap; overflow-wrap: anywhere; }
 """
 
 
@@ -76,6 +80,10 @@ def _cell(cell: Cell, numeric: bool) -> str:
     short = cell.wrap or len(shown) <= MAX_CELL
     text = shown if short else shown[: MAX_CELL - 1] + "…"
     body = f"<code>{escape(text)}</code>" if cell.code else escape(text)
+    if cell.details:
+        # The whole texts behind a diff, folded away: <details> needs no script.
+        texts = "".join(f"<dt>{_h(label)}</dt><dd>{_h(full)}</dd>" for label, full in cell.details)
+        body += f"<details><summary>full text</summary><dl>{texts}</dl></details>"
     classes = " ".join(c for c in ("num" if numeric else "", cell.tone) if c)
     return f'<td class="{classes}">{body}</td>' if classes else f"<td>{body}</td>"
 

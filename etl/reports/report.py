@@ -51,12 +51,13 @@ def build(
     *,
     events: bool = False,
     max_charts: int = DEFAULT_CHARTS,
+    include_noise: bool = False,
 ) -> Document:
     """The change document (price changes biggest movers first) and, for the models with
     the biggest price moves, one chart each of the components that changed. With
     ``max_charts`` 0 a line under the title says the charts were left out."""
     query = change_events if events else net_changes
-    result = query(connection, since, until, filters, "movers")
+    result = query(connection, since, until, filters, "movers", include_noise=include_noise)
     document = change_document(result)
     if result.price_changes and max_charts == 0:
         return replace(document, lines=(*document.lines, LEFT_OUT))
