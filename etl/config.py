@@ -20,6 +20,9 @@ from typing import Any
 from etl.times import parse_duration
 
 DEFAULT_DATABASE_URL = "sqlite:///catalog.db"
+DEFAULT_MAX_FAILURES = 3
+"""Failed runs in a row that make ``status`` unhealthy: one failure may be a passing
+outage; three in a row (a revoked key answering 401 at every tick) is not."""
 ENV_PREFIX = "CATALOG_ETL_"
 
 _TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})

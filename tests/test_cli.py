@@ -320,3 +320,74 @@ class TestDocumentation:
 def test_payload_helper_round_trips() -> None:
     """The payload() helper writes the OpenRouter envelope (guards the CLI tests' inputs)."""
     assert json.loads(payload([make_model()]))["data"][0]["id"] == "acme/rocket-1"
+
+
+class TestOperatorOutput:
+    def test_runs_show_has_everything_in_full(self, engine: Engine, database_url: str) -> None:
+        """`runs` wraps a long error instead of cutting it; `runs show ID` prints the run
+        in full, as text or JSON; an unknown id is one line on stderr."""
+        from sqlalchemy import update
+
+        from etl.db.tables import sync_runs_table
+        from etl.pipeline import sync_bytes
+
+        failed = sync_bytes(engine, b"not json")
+        error = "upstream said: " + "no key; " * 30 + "END"
+        with engine.begin() as connection:
+            connection.execute(
+                update(sync_runs_table)
+                .where(sync_runs_table.c.id == failed.run_id)
+                .values(error=error, warnings=["first warning", "second warning"])
+            )
+        listed = run("runs", "--database-url", database_url)
+        assert "END" in listed and "…" not in listed
+        shown = run("runs", "show", str(failed.run_id), "--database-url", database_url)
+        assert f"error: {error}\n" in shown
+        assert "warnings:        2\n  first warning\n  second warning\n" in shown
+        document = json.loads(
+            run(
+                "runs",
+                "show",
+                str(failed.run_id),
+                "--database-url",
+                database_url,
+                "--format",
+                "json",
+            )
+        )
+        assert (document["status"], document["error"]) == ("failed", error)
+        assert document["warnings"] == ["first warning", "second warning"]
+        _, err = run_both("runs", "show", "999", "--database-url", database_url, expect=1)
+        assert err == "error: no run 999: `catalog-etl runs` lists them\n"
+
+    def test_piped_tables_never_split_an_identifier(self, tmp_path: Path) -> None:
+        """Piped into another program (no terminal, no COLUMNS), a table is as wide as its
+        content: each long model id stays whole on one line; --width narrows it."""
+        import os
+        import subprocess
+        import sys
+
+        url = f"sqlite:///{tmp_path / 'c.db'}"
+        long_id = "acme/" + "very-long-model-name-" * 5 + "v1"
+        catalog = tmp_path / "models.json"
+        catalog.write_bytes(payload([make_model(long_id), make_model("acme/rocket-1")]))
+        run("sync", "--file", str(catalog), "--database-url", url)
+        env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+
+        def piped(*args: str) -> str:
+            done = subprocess.run(
+                [sys.executable, "-m", "etl", *args, "models", "--database-url", url],
+                capture_output=True,
+                text=True,
+                env=env,
+                check=True,
+                timeout=60,
+            )
+            return done.stdout
+
+        wide = piped()
+        assert any(long_id in line for line in wide.splitlines()), wide
+        assert max(map(len, wide.splitlines())) > 120
+        narrow = piped("--width", "80")
+        assert max(map(len, narrow.splitlines())) <= 80
+        assert not any(long_id in line for line in narrow.splitlines())

@@ -26,7 +26,8 @@ from sqlalchemy import text as sql
 from etl.pipeline import sync_bytes
 from etl.read.net_changes import net_changes
 from etl.read.prices import price_table
-from etl.read.queries import models_report, runs_report
+from etl.read.queries import models_report
+from etl.read.runs import runs_report
 from etl.reports import csv_out, html, markdown, terminal
 from etl.reports.change_document import change_document
 from etl.reports.csv_out import spreadsheet_cell

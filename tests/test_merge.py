@@ -210,7 +210,7 @@ def run_status(engine: Engine, run_id: int) -> Any:
 def cli_json(*args: str, expect: int = 0) -> dict[str, Any]:
     result = CliRunner().invoke(cli, [*args, "--format", "json"], catch_exceptions=False)
     assert result.exit_code == expect, result.output
-    document: dict[str, Any] = json.loads(result.output)
+    document: dict[str, Any] = json.loads(result.stdout)
     return document
 
 

@@ -9,7 +9,8 @@ from sqlalchemy import Engine
 
 from etl.pipeline import sync_bytes
 from etl.read.net_changes import diff_report
-from etl.read.queries import models_report, runs_report
+from etl.read.queries import models_report
+from etl.read.runs import runs_report
 from tests.helpers import make_model, payload
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)

@@ -163,3 +163,69 @@ class TestStatusReport:
             "1d",
             "1d 1h",
         ]
+
+
+def insforge(configured: bool, models: list[dict[str, Any]]) -> bytes:
+    """An InsForge catalog whose one provider says whether it is configured."""
+    entry = {"provider": "openrouter", "configured": configured, "models": models}
+    return json.dumps({"text": [entry], "image": []}).encode()
+
+
+class TestLoudFailures:
+    def test_a_gateway_that_lost_its_key(self, engine: Engine, database_url: str) -> None:
+        """A provider that says `configured: false` is a warning on every run; `status`
+        shows since when, and fails once a provider that was configured has said so for
+        longer than --max-age (or --max-unconfigured), although every sync succeeds."""
+        now = utcnow()
+        sync_bytes(engine, insforge(True, [make_model()]), observed_at=now - timedelta(hours=3))
+        for hours in (2, 0):
+            lost = sync_bytes(engine, insforge(False, []), observed_at=now - timedelta(hours=hours))
+            assert lost.status == "succeeded"
+            assert any("says it is not configured" in w for w in lost.warnings), lost.warnings
+        report = status_json(database_url)
+        (provider,) = report["providers"]
+        assert (provider["name"], provider["configured"], provider["was_configured"]) == (
+            "openrouter",
+            False,
+            True,
+        )
+        assert report["healthy"] and 7190 < provider["unconfigured_seconds"] < 7300
+        out = status(database_url, expect=0)
+        assert "openrouter: not configured since" in out and "it was configured before" in out
+        unhealthy = status_json(database_url, "--max-age", "1h", expect=1)
+        (problem,) = unhealthy["problems"]
+        assert "provider openrouter has said it is not configured since" in problem
+        assert "longer than 1h" in problem
+        status(database_url, "--max-age", "3h", expect=0)
+        status(database_url, "--max-age", "3h", "--max-unconfigured", "30m", expect=1)
+
+    def test_a_streak_of_failures_is_loud(self, engine: Engine, database_url: str) -> None:
+        """Three failed runs in a row after a success make `status` exit 1 without any
+        flag, with the count, the first failure's time and the last error in full."""
+        sync_bytes(engine, payload([make_model()]))
+        long_error = "401 Unauthorized: " + "the key was revoked; " * 10 + "END"
+        for _ in range(3):
+            failed = sync_bytes(engine, b"not json")
+            assert failed.status == "failed"
+        with engine.begin() as connection:
+            connection.execute(
+                update(sync_runs_table)
+                .where(sync_runs_table.c.id == failed.run_id)
+                .values(error=long_error)
+            )
+        report = status_json(database_url, expect=1)
+        failing = report["failing"]
+        assert (failing["count"], failing["last_run_id"], failing["error"]) == (
+            3,
+            failed.run_id,
+            long_error,
+        )
+        assert report["problems"] == [
+            f"3 runs failed in a row since {failing['since']}; the last one (run"
+            f" {failed.run_id}): {long_error}"
+        ]
+        out = status(database_url, expect=1)
+        assert "3 runs in a row" in out and "END" in out  # the error in full, never cut
+        status(database_url, "--max-failures", "4", expect=0)
+        sync_bytes(engine, payload([make_model()]))
+        assert status_json(database_url, expect=0)["failing"] is None

@@ -47,9 +47,18 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="catalog-etl", prog_name="catalog-etl")
-def cli() -> None:
+@click.option(
+    "--width",
+    type=click.IntRange(min=20),
+    help="Columns of terminal output. Default: the terminal's width; piped or redirected,"
+    " as wide as each table's content (COLUMNS, when set, wins).",
+)
+def cli(width: int | None) -> None:
     """Keep an exact, dated history of AI gateway model catalogs: prices, availability
     and capabilities, queryable with SQL."""
+    from etl.cli import common
+
+    common.OUTPUT_WIDTH = width
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,6 +26,10 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_FAILED = 1
 EXIT_HELD = 3
+OUTPUT_WIDTH: int | None = None
+"""Columns of terminal output (``catalog-etl --width``); None: the terminal's."""
+PIPE_WIDTH = 100_000
+"""Width of piped output: tables are as wide as their content, never wider."""
 
 
 class TimeParam(click.ParamType):  # type: ignore[type-arg]  # generic only in stubs
@@ -118,10 +123,19 @@ def fetch_settings_from(settings: Settings) -> FetchSettings:
 
 def make_console(stderr: bool = False) -> Console:
     """A rich console that neither highlights nor turns ``:name:`` codes into emoji: what
-    it prints is catalog text, passed through :mod:`etl.reports.safe_text`."""
+    it prints is catalog text, passed through :mod:`etl.reports.safe_text`.
+
+    Its width: ``--width``, else the terminal's; piped or redirected (and no ``COLUMNS``),
+    wide enough for any table, which then takes its content's width: a model id is never
+    split across lines because a pipe is not a terminal."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False, emoji=False)
+    console = Console(
+        stderr=stderr, highlight=False, soft_wrap=False, emoji=False, width=OUTPUT_WIDTH
+    )
+    if OUTPUT_WIDTH is None and not console.is_terminal and not os.environ.get("COLUMNS"):
+        console.width = PIPE_WIDTH
+    return console
 
 
 def fail(message: str) -> None:

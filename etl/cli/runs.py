@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import click
 
-from etl.cli.common import database, database_option, format_option, handle_errors, make_console
+from etl.cli.common import (
+    database,
+    database_option,
+    fail,
+    format_option,
+    handle_errors,
+    make_console,
+)
 
 
 @click.group(invoke_without_command=True)
@@ -25,17 +32,37 @@ def runs(ctx: click.Context, limit: int, database_url: str | None, output_format
     \b
     Examples:
         catalog-etl runs --limit 5
+        catalog-etl runs show 42        # one run in full: its error and every warning
         catalog-etl runs forget 42      # a mistaken observation out of the history
         catalog-etl runs release 43     # apply what the mass-removal guard held
     """
     if ctx.invoked_subcommand is not None:
         return
-    from etl.read.queries import runs_report
+    from etl.read.runs import runs_report
     from etl.reports import terminal
 
     with database(database_url) as engine, engine.connect() as connection:
         report = runs_report(connection, limit)
     (terminal.print_json if output_format == "json" else terminal.runs)(make_console(), report)
+
+
+@runs.command()
+@click.argument("run_id", type=int)
+@database_option
+@format_option
+@handle_errors
+def show(run_id: int, database_url: str | None, output_format: str) -> None:
+    """Everything recorded about RUN_ID: its error and every warning in full, the providers
+    its catalog spoke for (and whether each said it is configured), what was held."""
+    from etl.read.runs import RunNotFound, run_detail
+    from etl.reports import terminal
+
+    with database(database_url) as engine, engine.connect() as connection:
+        try:
+            run = run_detail(connection, run_id)
+        except RunNotFound as error:
+            fail(str(error))
+    (terminal.print_json if output_format == "json" else terminal.run_detail)(make_console(), run)
 
 
 @runs.command()

@@ -21,6 +21,7 @@ from etl.cli.common import (
     settings_from,
     source_options,
 )
+from etl.config import DEFAULT_MAX_FAILURES
 
 
 class DurationParam(click.ParamType):  # type: ignore[type-arg]  # generic only in stubs
@@ -161,15 +162,37 @@ def _run_service(service: Any) -> int:
 @click.option(
     "--max-age",
     type=DURATION,
-    help="Exit 1 when the last successful sync finished longer ago than DURATION (2h, 30m):"
-    " a health check.",
+    help="Unhealthy when the last successful sync finished longer ago than DURATION (2h, 30m).",
+)
+@click.option(
+    "--max-failures",
+    type=click.IntRange(min=1),
+    default=DEFAULT_MAX_FAILURES,
+    show_default=True,
+    help="Unhealthy when this many runs or more failed in a row.",
+)
+@click.option(
+    "--max-unconfigured",
+    type=DURATION,
+    help="Unhealthy when a provider that was configured has said it is not for longer than"
+    " DURATION [default: --max-age].",
 )
 @database_option
 @format_option
 @handle_errors
-def status(max_age: timedelta | None, database_url: str | None, output_format: str) -> None:
-    """Show the last run, the last successful run, the models available now and the next
-    scheduled run. With --max-age, exit 1 when the last success is older than that.
+def status(
+    max_age: timedelta | None,
+    max_failures: int,
+    max_unconfigured: timedelta | None,
+    database_url: str | None,
+    output_format: str,
+) -> None:
+    """Show the last run, the last successful run, a streak of failed runs, providers that
+    say they are not configured, the models available now and the next scheduled run.
+
+    Exit code 1 (unhealthy, every reason on stdout) when --max-failures runs or more failed
+    in a row; with --max-age, when the last success is older than that; with --max-age or
+    --max-unconfigured, when a provider that was configured has said it is not for longer.
 
     \b
     Examples:
@@ -180,7 +203,12 @@ def status(max_age: timedelta | None, database_url: str | None, output_format: s
     from etl.service.status import status_report
 
     with database(database_url) as engine, engine.connect() as connection:
-        report = status_report(connection, max_age=max_age)
+        report = status_report(
+            connection,
+            max_age=max_age,
+            max_failures=max_failures,
+            max_unconfigured=max_unconfigured,
+        )
     console = make_console()
     if output_format == "json":
         render.print_json(console, report)
@@ -219,6 +247,24 @@ def _print_status(console: Any, report: dict[str, Any]) -> None:
         line("last success", f"{_describe_run(last_success)}; finished {age} ago")
     else:
         line("last success", "none")
+    failing = report["failing"]
+    if failing:
+        line(
+            "failing",
+            (f"{failing['count']} runs in a row", "red"),
+            f" since {failing['since']} (last at {failing['last_at']}, run"
+            f" {failing['last_run_id']}): ",
+            failing["error"] or "",
+        )
+    for provider in report["providers"]:
+        if not provider["configured"]:
+            was = "; it was configured before" if provider["was_configured"] else ""
+            line(
+                "provider",
+                f"{provider['name']}: ",
+                ("not configured", "yellow"),
+                f" since {provider['since']}{was}",
+            )
     line("models available", str(report["models_available"]))
     line("next run", report["next_run_at"] or "unknown (no running serve has reported one)")
     for service in report["services"]:
@@ -228,8 +274,7 @@ def _print_status(console: Any, report: dict[str, Any]) -> None:
             f"{service['hostname']} pid {service['pid']} ({state}): {service['schedule']};"
             f" heartbeat {service['heartbeat_at']}, next run {service['next_run_at'] or '-'}",
         )
-    if report["max_age_seconds"] is not None:
-        if report["healthy"]:
-            line("health", "ok")
-        else:
-            line("health", ("unhealthy", "red"), f": {report['problem']}")
+    if report["healthy"]:
+        line("health", "ok")
+    for problem in report["problems"]:
+        line("health", ("unhealthy", "red"), ": ", problem)

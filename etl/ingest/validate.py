@@ -55,11 +55,14 @@ def build_catalog(raw: RawCatalog, known: Mapping[tuple[str, str], str] | None =
         except RecordRejected as error:
             catalog.listed_but_rejected.add(key)
             catalog.warnings.append(f"skipped {key[1]!r}: {error}; its previous state is kept")
-    for provider, count in sorted(ignored.items()):
+    for provider in sorted(unconfigured):
         # A provider without a key says nothing reliable about its models: nothing of what
-        # it lists is applied, so no model appears, changes or goes on its word.
+        # it lists is applied, so no model appears, changes or goes on its word. Said on
+        # every run, listed models or not: a gateway that lost its key must not look healthy.
+        count = ignored.get(provider, 0)
         catalog.warnings.append(
-            f"ignored {count} models listed under {provider}, which says it is not configured"
+            f"provider {provider} says it is not configured (has the gateway lost its key?)"
+            + (f": the {count} models it lists are ignored" if count else "")
         )
     return catalog
 

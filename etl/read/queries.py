@@ -27,7 +27,6 @@ from sqlalchemy import Connection, case, func, or_, select
 from etl.db.bulk import chunked
 from etl.db.state import read_stored, stored_price, valid_at
 from etl.db.tables import (
-    RUN_COUNTS,
     capability_categories_table,
     categories_table,
     model_availability_table,
@@ -344,43 +343,3 @@ def heads_as_of(connection: Connection, moment: datetime) -> Heads:
         for model_id, version_id, name, context, priced in versions
     }
     return Heads(observed_at, listed, models)
-
-
-# --- Runs -------------------------------------------------------------------------------
-
-RUN_FIELDS = (
-    "id",
-    "status",
-    "observed_at",
-    "started_at",
-    "finished_at",
-    "source",
-    "shape",
-    "http_status",
-    "attempts",
-    "bytes",
-    "payload_sha256",
-    *RUN_COUNTS,
-    "warnings",
-    "error",
-)
-
-
-def runs_report(connection: Connection, limit: int) -> dict[str, Any]:
-    """The newest ``limit`` runs, newest first."""
-    rows = connection.execute(
-        select(*(sync_runs_table.c[name] for name in RUN_FIELDS))
-        .order_by(sync_runs_table.c.started_at.desc(), sync_runs_table.c.id.desc())
-        .limit(limit)
-    ).mappings()
-    runs = []
-    for row in rows:
-        item = dict(row)
-        finished, started = item["finished_at"], item["started_at"]
-        item["duration_seconds"] = (
-            round((finished - started).total_seconds(), 3) if finished is not None else None
-        )
-        for name in ("observed_at", "started_at", "finished_at"):
-            item[name] = iso(item[name]) if item[name] else None
-        runs.append(item)
-    return {"runs": runs}

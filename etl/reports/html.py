@@ -77,7 +77,7 @@ def _h(text: str) -> str:
 
 def _cell(cell: Cell, numeric: bool) -> str:
     shown = visible(cell.text, newlines=True)
-    short = cell.wrap or len(shown) <= MAX_CELL
+    short = cell.wrap or cell.code or len(shown) <= MAX_CELL  # an identifier is never cut
     text = shown if short else shown[: MAX_CELL - 1] + "…"
     body = f"<code>{escape(text)}</code>" if cell.code else escape(text)
     if cell.details:

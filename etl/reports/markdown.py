@@ -22,7 +22,7 @@ def escape(text: str) -> str:
 
 def _cell(cell: Cell) -> str:
     shown = visible(" ".join(cell.text.split()))
-    short = cell.wrap or len(shown) <= MAX_CELL
+    short = cell.wrap or cell.code or len(shown) <= MAX_CELL  # an identifier is never cut
     text = shown if short else shown[: MAX_CELL - 1] + "…"
     if cell.code and text:
         # A code span shows its text literally; only a backtick would end it.

@@ -52,9 +52,17 @@ def _short(value: str, wrap: bool = False) -> str:
     return shown if wrap or len(shown) <= MAX_CELL else shown[: MAX_CELL - 1] + "…"
 
 
+class Whole(str):
+    """A cell read whole: wrapped in its column, never cut (a model id, a run's error)."""
+
+    __slots__ = ()
+
+
 def _cell(value: Any) -> Text:
     if value is None:
         return text("-")
+    if isinstance(value, Whole):
+        return text(_short(value, wrap=True))
     if isinstance(value, list | tuple):
         value = ", ".join(map(str, value))
     elif isinstance(value, dict):
@@ -74,7 +82,8 @@ def _table(title: str, columns: Iterable[str], rows: Iterable[Iterable[Any]]) ->
 
 
 def _text(cell: Cell) -> Text:
-    return text(_short(cell.text, cell.wrap), style=_TONES.get(cell.tone, ""))
+    # An identifier is never cut: it is what a reader copies into the next command.
+    return text(_short(cell.text, cell.wrap or cell.code), style=_TONES.get(cell.tone, ""))
 
 
 def section_table(section: Section) -> Table:
@@ -145,6 +154,41 @@ def sync_result(console: Console, result: dict[str, Any], diagnostics: Console) 
         )
 
 
+def run_detail(console: Console, run: dict[str, Any]) -> None:
+    """One run in full, a field a line: ``runs show``."""
+    providers = run["providers"] or {}
+    said = [f"{name} ({'' if ok else 'not '}configured)" for name, ok in providers.items()]
+    fields: list[tuple[str, object]] = [
+        ("run", run["id"]),
+        ("status", run["status"]),
+        ("observed", run["observed_at"]),
+        ("started", run["started_at"]),
+        ("finished", run["finished_at"] or "-"),
+        ("duration", "-" if run["duration_seconds"] is None else f"{run['duration_seconds']} s"),
+        ("source", run["source"] or "-"),
+        ("scheduled tick", run["tick_at"] or "-"),
+        ("shape", run["shape"] or "-"),
+        ("http status", run["http_status"] or "-"),
+        ("attempts", run["attempts"] or "-"),
+        ("bytes", run["bytes"] if run["bytes"] is not None else "-"),
+        ("payload sha256", run["payload_sha256"] or "-"),
+        ("providers", ", ".join(said) or "-"),
+        ("models seen", run["models_seen"]),
+        ("changes", f"+{run['added']} -{run['removed']} returned {run['returned']}"),
+        ("written", f"{run['versions_written']} versions, {run['price_changes']} price changes"),
+    ]
+    for label, value in fields:
+        console.print(styled(f"{label + ':':<16} ", str(value)), soft_wrap=True)
+    for provider, reason in (run["held_providers"] or {}).items():
+        console.print(styled(("held:", "yellow"), f" {provider}: ", reason), soft_wrap=True)
+    if run["error"]:
+        console.print(styled(("error:", "red"), " ", run["error"], newlines=True), soft_wrap=True)
+    warnings = run["warnings"] or []
+    console.print(f"warnings:        {len(warnings)}", markup=False)
+    for warning in warnings:
+        console.print(styled("  ", warning), soft_wrap=True)
+
+
 def models(console: Console, report: dict[str, Any]) -> None:
     if report["observed_at"] is None:
         console.print(text(f"nothing was observed at or before {report['as_of']}"))
@@ -152,7 +196,7 @@ def models(console: Console, report: dict[str, Any]) -> None:
     rows = [
         (
             m["provider"],
-            m["model"],
+            Whole(m["model"]),
             m["name"],
             m["context_length"],
             "unpriced"
@@ -179,7 +223,7 @@ def runs(console: Console, report: dict[str, Any]) -> None:
             r["versions_written"],
             r["price_changes"],
             len(r["warnings"] or []),
-            r["error"],
+            Whole(r["error"]) if r["error"] else None,
         )
         for r in report["runs"]
     ]

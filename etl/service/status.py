@@ -2,8 +2,9 @@
 
 The last run and the last successful run, the models available now, and the services
 (``catalog-etl serve`` processes) that recorded a heartbeat, with their next scheduled run.
-With a maximum age, the report also says whether the last success is recent enough: the
-question a container health check or a monitoring probe asks.
+It says whether all is well, the question a container health check or a monitoring probe
+asks: a recent enough success (with a maximum age), no streak of failed runs, and no
+provider that lost its configuration (an InsForge gateway whose key was revoked).
 """
 
 from __future__ import annotations
@@ -11,9 +12,17 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, or_, select
 
-from etl.db.tables import RUN_COUNTS, models_table, services_table, sync_runs_table
+from etl.config import DEFAULT_MAX_FAILURES
+from etl.db.tables import (
+    RUN_COUNTS,
+    models_table,
+    provider_states_table,
+    providers_table,
+    services_table,
+    sync_runs_table,
+)
 from etl.times import iso, parse_time, utcnow
 
 HEARTBEAT_SECONDS = 30.0
@@ -108,6 +117,65 @@ def _services(connection: Connection, now: datetime) -> list[dict[str, Any]]:
     ]
 
 
+def _failure_streak(connection: Connection) -> dict[str, Any] | None:
+    """The runs that failed since the last one that applied (succeeded or held): how many,
+    since when, and the latest error in full; None when the last one applied."""
+    runs = sync_runs_table.c
+    applied = (
+        select(func.max(runs.started_at))
+        .where(runs.status.in_(("succeeded", "held")))
+        .scalar_subquery()
+    )
+    since_applied = (runs.status == "failed", or_(applied.is_(None), runs.started_at > applied))
+    count, first, last = connection.execute(
+        select(func.count(), func.min(runs.started_at), func.max(runs.started_at)).where(
+            *since_applied
+        )
+    ).one()
+    if not count:
+        return None
+    latest = connection.execute(
+        select(runs.id, runs.error)
+        .where(*since_applied)
+        .order_by(runs.started_at.desc(), runs.id.desc())
+        .limit(1)
+    ).one()
+    return {
+        "count": count,
+        "since": iso(first),
+        "last_at": iso(last),
+        "last_run_id": latest.id,
+        "error": latest.error,
+    }
+
+
+def _providers(connection: Connection) -> list[dict[str, Any]]:
+    """Each provider's ``configured`` flag now, since when, and whether it ever said it was
+    configured (a gateway that lost its key, rather than one that never had one)."""
+    states = provider_states_table.c
+    ever = select(states.provider_id).where(states.configured).distinct()
+    rows = connection.execute(
+        select(
+            providers_table.c.name,
+            states.configured,
+            states.valid_from,
+            states.provider_id.in_(ever).label("was_configured"),
+        )
+        .join(providers_table, providers_table.c.id == states.provider_id)
+        .where(states.valid_to.is_(None))
+        .order_by(providers_table.c.name)
+    )
+    return [
+        {
+            "name": row.name,
+            "configured": row.configured,
+            "since": iso(row.valid_from),
+            "was_configured": bool(row.was_configured),
+        }
+        for row in rows
+    ]
+
+
 def last_success_at(connection: Connection) -> datetime | None:
     """When the latest successful sync finished (committed), by any process."""
     finished: datetime | None = connection.execute(
@@ -127,13 +195,20 @@ def models_available(connection: Connection) -> int:
 
 
 def status_report(
-    connection: Connection, *, max_age: timedelta | None = None, now: datetime | None = None
+    connection: Connection,
+    *,
+    max_age: timedelta | None = None,
+    max_failures: int | None = DEFAULT_MAX_FAILURES,
+    max_unconfigured: timedelta | None = None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     """The document behind ``catalog-etl status``.
 
-    ``healthy`` is False, with the reason in ``problem``, when ``max_age`` is given and no
-    sync has succeeded within it. ``next_run_at`` is the earliest next run among services
-    whose heartbeat is fresh.
+    ``healthy`` is False, with the reasons in ``problems``, when: ``max_age`` is given and
+    no sync has succeeded within it; ``max_failures`` runs or more failed in a row; a
+    provider that was configured has said it is not for longer than ``max_unconfigured``
+    (by default ``max_age``). ``next_run_at`` is the earliest next run among services whose
+    heartbeat is fresh.
     """
     now = now or utcnow()
     last_success = _last_success(connection)
@@ -143,27 +218,65 @@ def status_report(
         service["next_run_at"] = iso(service["next_run_at"]) if service["next_run_at"] else None
     finished = last_success["finished_at"] if last_success else None
     age = (now - parse_time(finished)).total_seconds() if finished else None
-    problem = None
-    if max_age is not None:
-        if age is None:
-            problem = "no sync has succeeded yet"
-        elif age > max_age.total_seconds():
-            problem = (
-                f"the last successful sync finished {describe_age(age)} ago, more than the"
-                f" maximum age of {describe_age(max_age.total_seconds())}"
-            )
+    failing = _failure_streak(connection)
+    providers = _providers(connection)
+    problems = _recent_success_problems(age, max_age)
+    if failing and max_failures is not None and failing["count"] >= max_failures:
+        problems.append(
+            f"{failing['count']} runs failed in a row since {failing['since']}; the last one"
+            f" (run {failing['last_run_id']}): {failing['error']}"
+        )
+    limit = max_unconfigured if max_unconfigured is not None else max_age
+    problems += _unconfigured_problems(providers, limit, now)
     return {
         "now": iso(now),
         "last_run": _last_run(connection),
         "last_success": last_success,
         "last_success_age_seconds": round(age, 3) if age is not None else None,
+        "failing": failing,
+        "providers": providers,
         "models_available": models_available(connection),
         "next_run_at": iso(min(upcoming)) if upcoming else None,
         "services": services,
         "max_age_seconds": max_age.total_seconds() if max_age is not None else None,
-        "healthy": problem is None,
-        "problem": problem,
+        "healthy": not problems,
+        "problems": problems,
+        "problem": problems[0] if problems else None,
     }
+
+
+def _recent_success_problems(age: float | None, max_age: timedelta | None) -> list[str]:
+    if max_age is None:
+        return []
+    if age is None:
+        return ["no sync has succeeded yet"]
+    if age > max_age.total_seconds():
+        return [
+            f"the last successful sync finished {describe_age(age)} ago, more than the"
+            f" maximum age of {describe_age(max_age.total_seconds())}"
+        ]
+    return []
+
+
+def _unconfigured_problems(
+    providers: list[dict[str, Any]], limit: timedelta | None, now: datetime
+) -> list[str]:
+    """Providers that were configured and have said they are not for longer than ``limit``;
+    each provider's ``unconfigured_seconds`` is filled in on the way."""
+    problems = []
+    for provider in providers:
+        provider["unconfigured_seconds"] = None
+        if provider["configured"] or not provider["was_configured"]:
+            continue
+        unconfigured = (now - parse_time(provider["since"])).total_seconds()
+        provider["unconfigured_seconds"] = round(unconfigured, 3)
+        if limit is not None and unconfigured > limit.total_seconds():
+            problems.append(
+                f"provider {provider['name']} has said it is not configured since"
+                f" {provider['since']} ({describe_age(unconfigured)}), longer than"
+                f" {describe_age(limit.total_seconds())}: has the gateway lost its key?"
+            )
+    return problems
 
 
 def describe_age(seconds: float) -> str:
