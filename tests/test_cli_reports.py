@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from etl.cli import cli
 from etl.reports import charts, html
 from tests.chromium import chromium, open_page, render_in_chromium
+from tests.test_charts import block_matplotlib
 
 WINDOW = ("--since", "2026-03-01", "--until", "2026-03-05T12:00:00Z")
 QWEN = "qwen/qwen3.5-35b-a3b"
@@ -119,10 +120,12 @@ class TestHistoryAndPrices:
         document = json.loads(run("history", QWEN, "--database-url", url, "--format", "json"))
         assert document["model"] == QWEN and len(document["versions"]) == 3
 
-    def test_history_html_has_a_chart(self, url: str) -> None:
-        """The HTML timeline embeds the price chart."""
+    def test_history_html_has_a_chart(self, url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The HTML timeline embeds the price chart, matplotlib installed or not."""
         page = run("history", QWEN, "--database-url", url, "--format", "html")
         assert page.count("<svg") == 1 and "Price charts" in page
+        block_matplotlib(monkeypatch)
+        assert run("history", QWEN, "--database-url", url, "--format", "html") == page
 
     def test_unknown_model(self, url: str) -> None:
         """An unknown id exits 1 with close matches."""

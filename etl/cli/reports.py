@@ -136,7 +136,7 @@ def history(
             fail(str(error))
             return
         series = []
-        if output_format == "html" and charts.available():
+        if output_format == "html":
             series = [
                 s for s in price_series(connection, [timeline.info]) if unit(s.component) == "token"
             ]
