@@ -1,0 +1,83 @@
+"""What one sync brought: the net changes between the observation before it and its own.
+
+The unit of news: a notification and a feed entry each describe one run. A run's changes are
+the net difference between the catalog as of the succeeded observation just before it and as
+of its own observation, so a late observation merged into the past is described against its
+own neighbour, and a run that changed nothing has an empty report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, func, select
+
+from etl.db.tables import sync_runs_table
+from etl.read.changes import ChangeReport
+from etl.read.net_changes import net_changes
+
+_EPSILON = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True)
+class RunChanges:
+    """One succeeded run and what it changed."""
+
+    run_id: int
+    observed_at: datetime
+    previous_at: datetime | None
+    """The observation before it; None for the first one (everything is new)."""
+    report: ChangeReport
+
+    @property
+    def empty(self) -> bool:
+        report = self.report
+        return not (
+            report.added
+            or report.removed
+            or report.returned
+            or report.price_changes
+            or report.changes
+        )
+
+
+def run_changes(connection: Connection, run_id: int) -> RunChanges:
+    """The changes of succeeded run ``run_id`` (:class:`LookupError` for another)."""
+    runs = sync_runs_table.c
+    observed_at = connection.execute(
+        select(runs.observed_at).where(runs.id == run_id, runs.status == "succeeded")
+    ).scalar_one_or_none()
+    if observed_at is None:
+        raise LookupError(f"run {run_id} is not a succeeded run")
+    previous_at = connection.execute(
+        select(func.max(runs.observed_at)).where(
+            runs.status == "succeeded", runs.observed_at < observed_at
+        )
+    ).scalar_one()
+    # The first observation is measured against the empty catalog just before it.
+    since = previous_at if previous_at is not None else observed_at - _EPSILON
+    report = net_changes(connection, since, observed_at)
+    return RunChanges(run_id, observed_at, previous_at, report)
+
+
+def recent_runs(connection: Connection, since: datetime, limit: int) -> Sequence[int]:
+    """Succeeded runs observed at or after ``since`` that changed something (by their
+    counts), newest observation first, at most ``limit``."""
+    runs = sync_runs_table.c
+    changed = (
+        runs.added + runs.removed + runs.returned + runs.versions_written + runs.price_changes
+    ) > 0
+    return (
+        connection.execute(
+            select(runs.id)
+            .where(runs.status == "succeeded", runs.observed_at >= since, changed)
+            .order_by(runs.observed_at.desc(), runs.id.desc())
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
+
+
