@@ -129,6 +129,18 @@ class Settings:
         metavar="SECONDS",
     )
     allow_insecure_http: bool = setting(False, "Allow plain http:// to hosts other than loopback.")
+    notify: str | None = setting(
+        None,
+        "Destinations told of every change: apprise URLs (slack://..., json://...) or https://"
+        " webhooks, separated by spaces. They may hold secrets: prefer the variable or a file.",
+        metavar="URLS",
+        secret=True,
+    )
+    subscriptions: Path | None = setting(
+        None,
+        "A TOML file of [[subscription]] tables: a name, a url and what to hear of.",
+        metavar="FILE",
+    )
     # serve
     every: timedelta | None = setting(
         None,

@@ -10,7 +10,7 @@ not at all. When it cannot be applied the transaction is rolled back and the run
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +25,8 @@ from etl.errors import SyncBusy, SyncError
 from etl.ingest.decompress import DEFAULT_MAX_BYTES, read_catalog_file
 from etl.ingest.payload import PayloadError
 from etl.ingest.shapes import DEFAULT_PROVIDER
+from etl.notify.outbox import enqueue
+from etl.notify.subscriptions import Subscription
 from etl.store.guard import DEFAULT_MASS_REMOVAL_FLOOR as DEFAULT_MASS_REMOVAL_FLOOR
 from etl.store.guard import DEFAULT_MAX_REMOVED_SHARE as DEFAULT_MAX_REMOVED_SHARE
 from etl.store.guard import removal_guard
@@ -58,6 +60,9 @@ class SyncOptions(TypedDict, total=False):
     """The scheduled tick this sync claims (``serve``): one sync per tick fetches."""
     on_start: Callable[[int], None] | None
     """Told the run id as soon as the run is recorded."""
+    subscriptions: Sequence[Subscription]
+    """Who hears of the changes: their messages are written in the sync's transaction (the
+    outbox, :mod:`etl.notify`), to be delivered after the commit (none)."""
 
 
 @dataclass(frozen=True)
@@ -149,15 +154,19 @@ def run_sync(
         _obtain_and_apply(engine, obtain, result, provider, options)
     except SyncBusy as error:
         result.status, result.error = "skipped", str(error)
+    # In every failure below the apply's transaction is gone, whatever it had set: the run
+    # is failed (record_failure then reads a commit whose acknowledgement was lost).
     except (SyncError, PayloadError) as error:
-        result.error, result.retryable = str(error), getattr(error, "retryable", False)
+        result.status, result.error = "failed", str(error)
+        result.retryable = getattr(error, "retryable", False)
         result.http_status = getattr(error, "http_status", result.http_status)
         result.attempts = getattr(error, "attempts", result.attempts)
     except SQLAlchemyError as error:
-        result.error, result.retryable = f"database error: {describe_error(error)}", True
+        result.status, result.error = "failed", f"database error: {describe_error(error)}"
+        result.retryable = True
     except Exception as error:
         # A bug, not bad input: record it so the run does not look like it is still going.
-        result.error = f"internal error: {type(error).__name__}: {error}"
+        result.status, result.error = "failed", f"internal error: {type(error).__name__}: {error}"
         record_failure(engine, result)
         raise
     if result.status not in ("succeeded", "held"):
@@ -192,3 +201,12 @@ def _obtain_and_apply(
     with collector_paused(), sync_transaction(engine, wait=lock_timeout) as connection:
         observe(connection, obtained.raw, result, provider=provider, guard=guard)
         finish_run(connection, result)
+        if result.ok and _changed(result):
+            result.notifications = enqueue(
+                connection, options.get("subscriptions", ()), result.run_id, utcnow()
+            )
+
+
+def _changed(result: SyncResult) -> bool:
+    counts = (result.added, result.removed, result.returned, result.versions_written)
+    return any(counts) or result.price_changes > 0

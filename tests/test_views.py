@@ -88,7 +88,8 @@ class TestMigration:
             command.downgrade(config, "0001")
         with engine.connect() as connection:
             assert not VIEW_NAMES & set(inspect(connection).get_view_names())
-            assert {t.name for t in metadata.sorted_tables} <= set(
+            later = {"notifications"}  # created by revision 0006, so gone at 0001
+            assert {t.name for t in metadata.sorted_tables} - later <= set(
                 inspect(connection).get_table_names()
             )
         upgrade(engine)

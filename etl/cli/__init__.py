@@ -25,6 +25,7 @@ COMMANDS = {
     "rebuild": "backfill",
     "serve": "serve",
     "status": "serve",
+    "notify": "notify",
 }
 """Each command and the module of ``etl.cli`` that defines it."""
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from etl.config import Settings
     from etl.ingest.fetch import FetchSettings
+    from etl.notify.subscriptions import Subscription
     from etl.store.history import Progress
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -195,6 +196,20 @@ def source_options(command: F) -> F:
         "max_bytes",
         "allow_insecure_http",
     )(command)
+
+
+def notify_options(command: F) -> F:
+    """Who is told of the changes a sync brings (``sync``, ``serve``)."""
+    return setting_options("notify", "subscriptions")(command)
+
+
+def subscriptions_from(settings: Settings) -> list[Subscription]:
+    """The subscriptions the settings name: bare URLs, then the file's."""
+    from etl.notify.subscriptions import combined, from_urls, load_file
+
+    urls = from_urls((settings.notify or "").split())
+    listed = load_file(settings.subscriptions) if settings.subscriptions else []
+    return combined(urls, listed)
 
 
 def guard_options(command: F) -> F:

@@ -17,9 +17,11 @@ from etl.cli.common import (
     guard_options,
     handle_errors,
     make_console,
+    notify_options,
     setting_options,
     settings_from,
     source_options,
+    subscriptions_from,
 )
 from etl.config import DEFAULT_MAX_FAILURES
 
@@ -58,6 +60,7 @@ DURATION = DurationParam()
     "metrics_address",
 )
 @guard_options
+@notify_options
 @source_options
 @database_option
 @handle_errors
@@ -101,6 +104,7 @@ def serve(**flags: Any) -> None:
         max_removed_share=settings.max_removed_share,
         mass_removal_floor=settings.mass_removal_floor,
         max_clock_skew=settings.max_clock_skew,
+        subscriptions=subscriptions_from(settings),
     )
     config = ServiceConfig(
         database_url=settings.database_url,

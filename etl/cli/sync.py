@@ -20,9 +20,11 @@ from etl.cli.common import (
     guard_options,
     handle_errors,
     make_console,
+    notify_options,
     setting_options,
     settings_from,
     source_options,
+    subscriptions_from,
 )
 
 
@@ -45,6 +47,7 @@ from etl.cli.common import (
     help="Apply even if a provider would lose more than --max-removed-share of its models.",
 )
 @guard_options
+@notify_options
 @source_options
 @database_option
 @format_option
@@ -85,6 +88,7 @@ def sync(
         "mass_removal_floor": settings.mass_removal_floor,
         "max_clock_skew": settings.max_clock_skew,
         "lock_timeout": settings.lock_timeout,
+        "subscriptions": subscriptions_from(settings),
     }
     with database(settings.database_url, create=True) as engine:
         if file is not None:
@@ -94,11 +98,28 @@ def sync(
             fetch_settings = fetch_settings_from(settings)
             token = settings.token()
             result = sync_url(engine, url, token=token, fetch_settings=fetch_settings, **options)
+        if options["subscriptions"]:
+            _deliver(engine, options["subscriptions"])
     _print_result(result.to_json(), output_format)
     if result.status == "held" or result.held_providers:
         sys.exit(EXIT_HELD)
     if result.status == "failed":
         sys.exit(EXIT_FAILED)
+
+
+def _deliver(engine: Any, subscriptions: Any) -> None:
+    """Send what the outbox holds that is due (this sync's messages, and any a destination
+    that was down still waits for); a failure is a line on stderr, the message kept."""
+    from etl.notify.deliver import deliver_due
+    from etl.reports.safe_text import styled
+
+    done = deliver_due(engine, subscriptions)
+    diagnostics = make_console(stderr=True)
+    for failure in done.failed:
+        line = styled(("notification failed:", "yellow"), " ", failure, ", kept for the next sync")
+        diagnostics.print(line, soft_wrap=True)
+    if done.delivered:
+        diagnostics.print(f"{done.delivered} notifications delivered", markup=False)
 
 
 def _print_result(result: dict[str, Any], output_format: str) -> None:

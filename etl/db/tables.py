@@ -42,6 +42,9 @@ NAMING_CONVENTION = {
 
 RUN_COUNTS = ("models_seen", "added", "removed", "returned", "versions_written", "price_changes")
 """What a sync counts: columns of ``sync_runs``, fields of every report of a run."""
+NOTIFICATION_STATUSES = ("pending", "delivered")
+"""``pending`` until a destination accepted it (retried with backoff, in order), then
+``delivered``."""
 RUN_STATUSES = ("running", "succeeded", "failed", "held", "skipped", "forgotten")
 """``skipped``: another sync held the lock (or another replica claimed the tick), so this
 one did nothing; ``forgotten``: an observation taken back out of the history by an operator
@@ -149,6 +152,31 @@ services_table = Table(
     Column("heartbeat_at", UTCDateTime, nullable=False),
     Column("next_run_at", UTCDateTime),
     Column("stopped_at", UTCDateTime),
+)
+
+notifications_table = Table(
+    "notifications",
+    metadata,
+    # The outbox: one message per sync and subscription, written in the sync's transaction,
+    # delivered after its commit. The destination URL is not stored (it may hold a secret):
+    # the subscription's name finds it in the running configuration.
+    Column("id", Id, primary_key=True),
+    Column("subscription", String(255), nullable=False),
+    Column("sync_run_id", Id, ForeignKey("sync_runs.id"), nullable=False),
+    # Sent with the message, so that a receiver can drop a redelivery.
+    Column("idempotency_key", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("body", JSONDocument, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime),
+    # A process delivering the message holds it until lease_until: never two at once.
+    Column("lease_owner", String(64)),
+    Column("lease_until", UTCDateTime),
+    _in("status", NOTIFICATION_STATUSES, "status"),
+    Index("ix_notifications_subscription_status_id", "subscription", "status", "id"),
 )
 
 providers_table = Table(

@@ -3,7 +3,8 @@
 The unit of news: a notification and a feed entry each describe one run. A run's changes are
 the net difference between the catalog as of the succeeded observation just before it and as
 of its own observation, so a late observation merged into the past is described against its
-own neighbour, and a run that changed nothing has an empty report.
+own neighbour, and a run that changed nothing has an empty report (so has a repeat of the
+payload observed at the same time: the changes are the first run's).
 """
 
 from __future__ import annotations
@@ -51,6 +52,15 @@ def run_changes(connection: Connection, run_id: int) -> RunChanges:
     ).scalar_one_or_none()
     if observed_at is None:
         raise LookupError(f"run {run_id} is not a succeeded run")
+    first_at_that_time = connection.execute(
+        select(func.min(runs.id)).where(runs.status == "succeeded", runs.observed_at == observed_at)
+    ).scalar_one()
+    if first_at_that_time != run_id:
+        # The same payload synced again at the same time: a no-op recorded as succeeded.
+        # What changed at that time was the first run's news; this one brought none.
+        return RunChanges(
+            run_id, observed_at, observed_at, net_changes(connection, observed_at, observed_at)
+        )
     previous_at = connection.execute(
         select(func.max(runs.observed_at)).where(
             runs.status == "succeeded", runs.observed_at < observed_at
@@ -79,5 +89,3 @@ def recent_runs(connection: Connection, since: datetime, limit: int) -> Sequence
         .scalars()
         .all()
     )
-
-

@@ -189,6 +189,33 @@ def run_detail(console: Console, run: dict[str, Any]) -> None:
         console.print(styled("  ", warning), soft_wrap=True)
 
 
+def outbox(console: Console, report: dict[str, Any]) -> None:
+    """``notify status``: one row per subscription."""
+    rows = [
+        (
+            s["subscription"],
+            s["destination"] or "not configured",
+            s["delivered"],
+            s["pending"],
+            s["oldest_pending_at"],
+            s["attempts"] or None,
+            Whole(s["last_error"]) if s["last_error"] else None,
+            s["next_attempt_at"],
+        )
+        for s in report["subscriptions"]
+    ]
+    if not rows:
+        console.print("no subscriptions: give --notify URL or --subscriptions FILE", markup=False)
+        return
+    columns = ("subscription", "destination", "delivered", "pending", "oldest pending")
+    console.print(
+        _table("notifications", (*columns, "attempts", "last error", "next attempt"), rows)
+    )
+    for s in report["subscriptions"]:
+        if s["filter"]:
+            console.print(styled(f"{s['subscription']}: ", s["filter"]), soft_wrap=True)
+
+
 def models(console: Console, report: dict[str, Any]) -> None:
     if report["observed_at"] is None:
         console.print(text(f"nothing was observed at or before {report['as_of']}"))

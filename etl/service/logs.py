@@ -32,7 +32,7 @@ secret that short protects nothing anyway."""
 
 # Chatty at INFO: APScheduler announces every job run, httpx every request, Alembic every
 # schema check.
-_QUIET = ("alembic", "apscheduler", "httpx", "httpcore")
+_QUIET = ("alembic", "apprise", "apscheduler", "httpx", "httpcore")
 
 
 class Redactor(logging.Filter):

@@ -36,7 +36,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
@@ -47,16 +46,10 @@ from sqlalchemy.pool import NullPool
 
 from etl.db.engine import describe_error, display_url
 from etl.errors import DatabaseUnavailable
-from etl.ingest.fetch import FetchSettings, safe_url
-from etl.ingest.shapes import DEFAULT_PROVIDER
-from etl.pipeline import (
-    DEFAULT_MASS_REMOVAL_FLOOR,
-    DEFAULT_MAX_CLOCK_SKEW,
-    DEFAULT_MAX_REMOVED_SHARE,
-    SyncResult,
-    abandon_run,
-    sync_url,
-)
+from etl.pipeline import SyncResult, abandon_run, sync_url
+from etl.service.config import DEFAULT_GRACE_PERIOD as DEFAULT_GRACE_PERIOD
+from etl.service.config import ServiceConfig as ServiceConfig
+from etl.service.config import SyncJob as SyncJob
 from etl.service.engines import (
     SyncInterrupted,
     interruptible,
@@ -65,52 +58,18 @@ from etl.service.engines import (
 )
 from etl.service.job import JOB_ID, build_scheduler
 from etl.service.metrics import Metrics
+from etl.service.notifier import Notifier
 from etl.service.outcomes import log_result, log_unrecorded
 from etl.service.registration import Registration
-from etl.service.schedules import Schedule
-from etl.service.status import HEARTBEAT_SECONDS
 from etl.store.migrate import schema_state
 from etl.times import iso
 
 logger = logging.getLogger("etl.serve")
 
-DEFAULT_GRACE_PERIOD = 30.0
 CLAIMED_TICK_LOCK_WAIT = 60.0
 """Seconds a claimed tick waits for the sync lock (a cron sync, a backfill) before skipping."""
 HARD_STOP_SECONDS = 10.0
 """After the grace period, how long a sync gets to roll back before the process exits."""
-
-
-@dataclass(frozen=True)
-class SyncJob:
-    """What each tick syncs, and how (the same settings as ``catalog-etl sync --url``)."""
-
-    url: str
-    token: str | None = field(default=None, repr=False)
-    fetch_settings: FetchSettings = field(default_factory=FetchSettings)
-    provider: str = DEFAULT_PROVIDER
-    max_removed_share: float | None = DEFAULT_MAX_REMOVED_SHARE
-    mass_removal_floor: int = DEFAULT_MASS_REMOVAL_FLOOR
-    max_clock_skew: float = DEFAULT_MAX_CLOCK_SKEW
-
-    @property
-    def shown_url(self) -> str:
-        shown = safe_url(self.url)
-        return shown.replace(self.token, "***") if self.token else shown
-
-
-@dataclass
-class ServiceConfig:
-    database_url: str = field(repr=False)
-    schedule: Schedule
-    job: SyncJob
-    run_now: bool = False
-    migrate: bool = False
-    grace_period: float = DEFAULT_GRACE_PERIOD
-    heartbeat_interval: float = HEARTBEAT_SECONDS
-    metrics: Metrics | None = None
-    metrics_port: int | None = None
-    metrics_address: str = "0.0.0.0"
 
 
 class Service:
@@ -132,6 +91,7 @@ class Service:
         self._control: Engine | None = None
         self._registration: Registration | None = None
         self._run_now_at: datetime | None = None
+        self._notifier: Notifier | None = None
         self._tick_at: datetime | None = None
         """The scheduled tick the next sync claims (None: it claims none)."""
         self.ticks = 0
@@ -175,6 +135,13 @@ class Service:
             ):
                 self._log_stop()
                 return 0
+            if self.config.job.subscriptions:
+                self._notifier = Notifier(
+                    self.config.database_url,
+                    self.config.job.subscriptions,
+                    self.config.heartbeat_interval,
+                )
+                self._notifier.start()
             self._start_scheduler()
             while not self._stopping.is_set():
                 self._wake.wait(self.config.heartbeat_interval)
@@ -184,6 +151,8 @@ class Service:
             self._stop_scheduler()
             return 0
         finally:
+            if self._notifier is not None:
+                self._notifier.stop(HARD_STOP_SECONDS)
             if stop_metrics is not None:
                 stop_metrics()
             self._control.dispose()
@@ -328,6 +297,7 @@ class Service:
             max_removed_share=job.max_removed_share,
             mass_removal_floor=job.mass_removal_floor,
             max_clock_skew=job.max_clock_skew,
+            subscriptions=job.subscriptions,
             on_start=self._run_started,
             fetch={"sleep": self._sleep},
             tick_at=self._tick_at,
@@ -367,6 +337,8 @@ class Service:
 
     def _report(self, result: SyncResult, started: float) -> None:
         log_result(result, time.monotonic() - started)
+        if result.notifications and self._notifier is not None:
+            self._notifier.wake()
         self._count(result.status, started, result.price_changes)
 
     def _unrecorded(self, error: str, started: float) -> None:

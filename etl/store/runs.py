@@ -46,6 +46,8 @@ class SyncResult:
     """The providers the catalog spoke for, and whether each said it is configured."""
     held_providers: dict[str, str] | None = None
     """Providers the mass-removal guard kept as they were, each with the reason."""
+    notifications: int = 0
+    """Messages written to the outbox for the run's subscribers (not a column)."""
 
     @property
     def ok(self) -> bool:

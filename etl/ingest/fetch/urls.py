@@ -63,7 +63,7 @@ def _parse_url(url: str, shown: str, settings: FetchSettings) -> httpx.URL:
 
 
 def _check_secure(url: httpx.URL, shown: str, settings: FetchSettings, what: str) -> None:
-    is_local = settings.is_local or _is_loopback
+    is_local = settings.is_local or is_loopback
     if url.scheme == "http" and not settings.allow_insecure_http and not is_local(url.host):
         target = "" if what == "URL" else f" ({what} {safe_url(str(url))})"
         raise InsecureURLError(
@@ -73,7 +73,8 @@ def _check_secure(url: httpx.URL, shown: str, settings: FetchSettings, what: str
         )
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine: localhost, 127.0.0.0/8, ::1."""
     if host.lower().rstrip(".") == "localhost":
         return True
     try:
