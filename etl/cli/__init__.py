@@ -26,6 +26,7 @@ COMMANDS = {
     "serve": "serve",
     "status": "serve",
     "notify": "notify",
+    "feed": "feed",
 }
 """Each command and the module of ``etl.cli`` that defines it."""
 

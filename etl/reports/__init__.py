@@ -9,7 +9,8 @@
   :mod:`~etl.reports.markdown`, :mod:`~etl.reports.html` (one self-contained file),
   :mod:`~etl.reports.csv_out`, and :mod:`~etl.reports.charts` (price step charts: inline SVG
   drawn by :mod:`~etl.reports.svg_chart`, files for ``catalog-etl chart`` with matplotlib).
-  JSON comes straight from each result's ``to_json()``.
+  JSON comes straight from each result's ``to_json()``. :mod:`~etl.reports.feed` writes the
+  Atom feed of what each sync changed.
 
 May import: ``etl.read`` and everything below it; never ``etl.store``, ``etl.service`` or
 ``etl.cli``.

@@ -12,16 +12,33 @@ Two kinds of numbers, on purpose:
 
 Each :class:`Metrics` has its own registry, so tests and several services in one process
 never collide.
+
+The same HTTP server answers ``GET /feed.xml`` with the Atom feed of recent changes when it
+is given a function that makes it (``Metrics(feed=...)`` or ``serve(..., feed=...)``): the
+feed is built at each request, from the database, by that function (the service never
+draws a report itself). A feed that cannot be built is a 503 and a log line, never a
+stopped server; an unchanged feed is a 304 to a reader that sends its ETag back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+import logging
+import socket
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.exposition import start_http_server
+from prometheus_client.exposition import make_wsgi_app
 
+logger = logging.getLogger("etl.serve")
+
+FEED_PATH = "/feed.xml"
+FEED_TYPE = "application/atom+xml; charset=utf-8"
 RUN_STATUSES = ("succeeded", "failed", "held", "skipped")
 DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 
@@ -29,6 +46,8 @@ DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.
 @dataclass
 class Metrics:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    feed: Callable[[], bytes] | None = None
+    """Makes the Atom feed ``/feed.xml`` answers with (see the module); None: no feed."""
 
     def __post_init__(self) -> None:
         registry = self.registry
@@ -83,11 +102,23 @@ class Metrics:
         """The metrics in Prometheus' text format, as the HTTP endpoint serves them."""
         return generate_latest(self.registry)
 
-    def serve(self, port: int, address: str = "0.0.0.0") -> Callable[[], None]:
-        """Serve ``/metrics`` over HTTP from a daemon thread; returns a function that stops it.
+    def serve(
+        self,
+        port: int,
+        address: str = "0.0.0.0",
+        *,
+        feed: Callable[[], bytes] | None = None,
+    ) -> Callable[[], None]:
+        """Serve ``/metrics`` (and ``/feed.xml`` when ``feed``, or this object's ``feed``,
+        makes one) over HTTP from a daemon thread; returns a function that stops it.
 
         Raises OSError when the port cannot be bound."""
-        server, thread = start_http_server(port, addr=address, registry=self.registry)
+        application = _application(make_wsgi_app(self.registry), feed or self.feed)
+        family, address = _family(address, port)
+        server_class = type("Server", (_Server,), {"address_family": family})
+        server: WSGIServer = make_server(address, port, application, server_class, _QuietHandler)
+        thread = threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True)
+        thread.start()
 
         def stop() -> None:
             server.shutdown()
@@ -95,3 +126,71 @@ class Metrics:
             thread.join(timeout=5)
 
         return stop
+
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class _Server(ThreadingMixIn, WSGIServer):
+    """One thread per request: a slow feed never holds up a scrape."""
+
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No access log on stderr: serve's log is its own."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def _family(address: str, port: int) -> tuple[socket.AddressFamily, str]:
+    """The address family to listen with (IPv6 for ``::``) and the address, as
+    prometheus-client's own server chooses them."""
+    infos = socket.getaddrinfo(address, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    family, _, _, _, sockaddr = infos[0]
+    return family, str(sockaddr[0])
+
+
+def _application(metrics: WSGIApp, feed: Callable[[], bytes] | None) -> WSGIApp:
+    """``/feed.xml`` to ``feed``; every other path to prometheus-client, as before."""
+
+    def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if environ.get("PATH_INFO") != FEED_PATH:
+            return metrics(environ, start_response)
+        status, headers, body = _feed_answer(environ, feed)
+        start_response(status, [*headers, ("Content-Length", str(len(body)))])
+        return [b"" if environ.get("REQUEST_METHOD") == "HEAD" else body]
+
+    return application
+
+
+def _feed_answer(
+    environ: dict[str, Any], feed: Callable[[], bytes] | None
+) -> tuple[str, list[tuple[str, str]], bytes]:
+    plain = [("Content-Type", "text/plain; charset=utf-8")]
+    if feed is None:
+        return "404 Not Found", plain, b"no feed: this serve publishes metrics only\n"
+    if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+        return "405 Method Not Allowed", [*plain, ("Allow", "GET, HEAD")], b"GET only\n"
+    try:
+        body = feed()
+    except Exception as error:  # the database is down, a bug: the server must stay up
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from etl.db.engine import describe_error
+
+        reason = (
+            f"database error: {describe_error(error)}"
+            if isinstance(error, SQLAlchemyError)
+            else f"{type(error).__name__}: {error}"
+        )
+        logger.error(
+            "the feed could not be built: %s", reason, extra={"fields": {"event": "feed_failed"}}
+        )
+        return "503 Service Unavailable", plain, b"the feed could not be built; see the log\n"
+    tag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers = [("Content-Type", FEED_TYPE), ("ETag", tag), ("Cache-Control", "no-cache")]
+    if tag in (environ.get("HTTP_IF_NONE_MATCH") or ""):
+        return "304 Not Modified", headers[1:], b""
+    return "200 OK", headers, body
