@@ -14,6 +14,7 @@ import socket
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from http import HTTPStatus
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -122,6 +123,8 @@ class Delivered:
     """One line per subscription held by a failure: its name and the reason."""
     unknown: list[str] = field(default_factory=list)
     """Subscriptions with messages waiting but no destination in this configuration."""
+    next_due: datetime | None = None
+    """The earliest retry this pass scheduled."""
 
 
 def deliver_due(
@@ -131,9 +134,11 @@ def deliver_due(
     sender: Sender = send,
     owner: str | None = None,
     stopping: threading.Event | None = None,
+    now_or_due: bool = False,
 ) -> Delivered:
-    """Send every message that is due, subscription by subscription, each in order; stop a
-    subscription at its first failure (retried later with backoff)."""
+    """Send every message that is due (every pending one with ``now_or_due``, as a service
+    does when it starts), subscription by subscription, each in order; stop a subscription
+    at its first failure (retried later with backoff)."""
     owner = owner or owner_name()
     known = {subscription.name: subscription for subscription in subscriptions}
     done = Delivered()
@@ -144,13 +149,17 @@ def deliver_due(
             continue
         while (
             not (stopping and stopping.is_set())
-            and (message := outbox.take_next(engine, name, owner, utcnow())) is not None
+            and (
+                message := outbox.take_next(engine, name, owner, utcnow(), due_only=not now_or_due)
+            )
+            is not None
         ):
             try:
                 sender(subscription, message.body)
             except DeliveryError as error:
                 due = outbox.mark_failed(engine, message, str(error), utcnow())
                 done.failed.append(f"{name}: {error} (next attempt {due:%H:%M:%S} UTC)")
+                done.next_due = min(due, done.next_due or due)
                 logger.warning(
                     "notification %d to %s failed, kept for later: %s",
                     message.id,

@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, Engine, insert, or_, select, update
 
+from etl.db.engine import write_transaction
 from etl.db.tables import notifications_table
 from etl.notify.messages import build_message
 from etl.notify.subscriptions import Subscription
@@ -77,17 +78,19 @@ def waiting_subscriptions(engine: Engine) -> list[str]:
         )
 
 
-def take_next(engine: Engine, subscription: str, owner: str, now: datetime) -> Message | None:
+def take_next(
+    engine: Engine, subscription: str, owner: str, now: datetime, *, due_only: bool = True
+) -> Message | None:
     """The subscription's oldest pending message, leased to ``owner``; None when there is
-    none, it is not due yet, or another process holds it."""
-    with engine.begin() as connection:
+    none, it is not due yet (unless not ``due_only``), or another process holds it."""
+    with write_transaction(engine) as connection:
         head = connection.execute(
             select(_table.id, _table.body, _table.attempts, _table.next_attempt_at)
             .where(_table.subscription == subscription, _table.status == "pending")
             .order_by(_table.id)
             .limit(1)
         ).first()
-        if head is None or head.next_attempt_at > now:
+        if head is None or (due_only and head.next_attempt_at > now):
             return None
         taken = connection.execute(
             update(notifications_table)
@@ -104,7 +107,7 @@ def take_next(engine: Engine, subscription: str, owner: str, now: datetime) -> M
 
 
 def mark_delivered(engine: Engine, message: Message, now: datetime) -> None:
-    with engine.begin() as connection:
+    with write_transaction(engine) as connection:
         connection.execute(
             update(notifications_table)
             .where(_table.id == message.id)
@@ -123,7 +126,7 @@ def mark_failed(engine: Engine, message: Message, error: str, now: datetime) -> 
     """Record a failed attempt; when the next one is due."""
     attempts = message.attempts + 1
     due: datetime = now + min(BACKOFF_MAX, BACKOFF_BASE * 2 ** min(attempts - 1, 20))
-    with engine.begin() as connection:
+    with write_transaction(engine) as connection:
         connection.execute(
             update(notifications_table)
             .where(_table.id == message.id)
@@ -142,7 +145,7 @@ def release_dead_leases(engine: Engine, hostname: str, alive: Callable[[int], bo
     """Free the messages held by processes of ``hostname`` that are gone (a serve killed
     while delivering), so that a restarted serve delivers them at once rather than when the
     lease expires; how many were freed."""
-    with engine.begin() as connection:
+    with write_transaction(engine) as connection:
         held = connection.execute(
             select(_table.id, _table.lease_owner).where(
                 _table.status == "pending", _table.lease_owner.like(f"{hostname}:%")

@@ -18,6 +18,7 @@ from etl.notify.deliver import deliver_due, process_alive
 from etl.notify.outbox import release_dead_leases
 from etl.notify.subscriptions import Subscription
 from etl.service.engines import service_engine
+from etl.times import utcnow
 
 logger = logging.getLogger("etl.serve")
 
@@ -52,16 +53,23 @@ class Notifier:
         try:
             with contextlib.suppress(SQLAlchemyError):  # the loop below says so if it lasts
                 release_dead_leases(engine, socket.gethostname(), process_alive)
+            starting = True  # what a previous serve left is tried at once, backoff or not
             while not self._stopping.is_set():
+                wait = self._interval
                 try:
-                    deliver_due(engine, self._subscriptions, stopping=self._stopping)
+                    done = deliver_due(
+                        engine, self._subscriptions, stopping=self._stopping, now_or_due=starting
+                    )
+                    starting = False
+                    if done.next_due is not None:
+                        wait = min(wait, max(0.1, (done.next_due - utcnow()).total_seconds()))
                 except SQLAlchemyError as error:
                     logger.warning(
                         "notifications not delivered: database unavailable: %s",
                         describe_error(error),
                         extra={"fields": {"event": "notify", "status": "database unavailable"}},
                     )
-                self._wake.wait(self._interval)
+                self._wake.wait(wait)
                 self._wake.clear()
         finally:
             engine.dispose()
