@@ -304,6 +304,11 @@ class TestServeProcess:
             .output
         )
         assert report["next_run_at"] and report["services"][0]["pid"] == serve.process.pid
+        # The same server publishes the Atom feed: an entry per sync that changed a price.
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/feed.xml", timeout=5) as answer:
+            assert answer.headers["Content-Type"].startswith("application/atom+xml")
+            feed = answer.read().decode()
+        assert feed.count("<entry>") >= 1 and "price increase" in feed
 
         catalog.delay = 1.5
         assert catalog.slow_started.wait(WAIT)

@@ -82,6 +82,7 @@ def serve(**flags: Any) -> None:
     """
     from etl.db.engine import parse_url
     from etl.ingest.shapes import DEFAULT_PROVIDER
+    from etl.reports.feed import database_feed
     from etl.service.logs import configure_logging
     from etl.service.metrics import Metrics
     from etl.service.scheduler import Service, ServiceConfig, SyncJob
@@ -113,7 +114,10 @@ def serve(**flags: Any) -> None:
         run_now=settings.run_now,
         migrate=settings.migrate,
         grace_period=settings.grace_period.total_seconds(),
-        metrics=Metrics() if settings.metrics_port is not None else None,
+        # The metrics server also publishes the Atom feed of recent changes at /feed.xml.
+        metrics=Metrics(feed=database_feed(settings.database_url))
+        if settings.metrics_port is not None
+        else None,
         metrics_port=settings.metrics_port,
         metrics_address=settings.metrics_address,
     )
