@@ -57,6 +57,21 @@ def _parse_price_text(value: str) -> Price:
     return _checked(Decimal(value), value)
 
 
+def number_price(value: object) -> Price:
+    """Read a price sent as a JSON number in USD per unit (LiteLLM's price map), exactly.
+
+    The number must arrive as its decimal text (``json.loads(..., parse_float=Decimal)``), so
+    ``3e-05`` and ``0.00003`` are the same amount and ``2.9999900000000002e-06`` keeps every
+    digit; ``-1`` is dynamic pricing.
+
+    >>> number_price(Decimal("3e-05")) == number_price(Decimal("0.00003")), number_price(-1)
+    (True, 'dynamic')
+    """
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        raise PriceError(f"price must be a number, got {type(value).__name__}")
+    return _checked(Decimal(value), str(value))
+
+
 def per_million_to_unit(value: object) -> Price:
     """Turn a JSON number in USD per 1M tokens into the exact price per token.
 

@@ -26,6 +26,17 @@ def _clean_id(value: str) -> str:
     return value
 
 
+_MAX_ID = 255
+
+
+def check_model_id(value: object) -> str:
+    """The rules of :data:`ModelId` for an id found outside a validated object (a LiteLLM
+    key): text of 1 to 255 characters, no control characters, no surrounding spaces."""
+    if not isinstance(value, str) or not 0 < len(value) <= _MAX_ID:
+        raise ValueError(f"a model id must be text of 1 to {_MAX_ID} characters")
+    return _clean_id(value)
+
+
 ModelId = Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(_clean_id)]
 Name = Annotated[str, StringConstraints(max_length=255)]
 Count = Annotated[int, Field(ge=0, le=BIGINT_MAX)]

@@ -1,6 +1,6 @@
 """Recognise which catalog a payload is, and list its model records and providers.
 
-Three shapes are known:
+Four shapes are known:
 
 ``insforge-categorized``
     InsForge's documented ``GET /api/ai/models``:
@@ -11,6 +11,9 @@ Three shapes are known:
     model objects. The provider is not named in the payload (``openrouter`` by default).
 ``insforge-flat``
     InsForge's current flat array ``[{id, provider, inputModality, inputPrice, ...}]``.
+``litellm``
+    LiteLLM's ``model_prices_and_context_window.json``: ``{model: {litellm_provider, mode,
+    input_cost_per_token, ...}}``, one provider per entry (see :mod:`etl.ingest.litellm`).
 
 A paginated OpenRouter list fetched page by page is archived as
 ``{"catalog_etl_pages": [<page 1>, <page 2>, ...]}``: the exact bytes of every page, spliced
@@ -25,9 +28,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from etl.ingest.litellm import duplicate_warnings, looks_like_price_map, split_entries
 from etl.ingest.payload import Payload, PayloadError, read_payload
 
-Shape = Literal["insforge-categorized", "openrouter", "insforge-flat"]
+Shape = Literal["insforge-categorized", "openrouter", "insforge-flat", "litellm"]
 DEFAULT_PROVIDER = "openrouter"
 PAGES_KEY = "catalog_etl_pages"
 _FLAT_MARKERS = frozenset({"modelId", "inputModality", "outputModality", "inputPrice"})
@@ -71,11 +75,13 @@ def detect(document: Any, *, default_provider: str = DEFAULT_PROVIDER) -> RawCat
             return _openrouter(document["data"], default_provider)
         if document and all(_is_category(value) for value in document.values()):
             return _categorized(document)
+        if looks_like_price_map(document):
+            return _price_map(document)
         keys = ", ".join(sorted(map(str, document))[:8]) or "none"
         raise PayloadError(
             "unrecognised catalog shape: expected InsForge's {category: [{provider, configured,"
-            " models}]}, OpenRouter's {data: [...]} or a list of models; got an object with"
-            f" keys {keys}"
+            " models}]}, OpenRouter's {data: [...]}, a list of models or LiteLLM's {model:"
+            f" {{litellm_provider, ...}}}}; got an object with keys {keys}"
         )
     raise PayloadError(f"unrecognised catalog shape: a JSON {type(document).__name__} at the top")
 
@@ -150,6 +156,15 @@ def _categorized(document: Mapping[str, Any]) -> RawCatalog:
     return catalog
 
 
+def _price_map(document: Mapping[str, Any]) -> RawCatalog:
+    entries = split_entries(document)
+    catalog = RawCatalog(shape="litellm", records=[], warnings=entries.warnings)
+    for provider, wrapped in entries.models:
+        catalog.providers[provider] = True
+        catalog.records.append(RawRecord(provider, wrapped))
+    return catalog
+
+
 def parse_catalog(
     raw: bytes, provider: str = DEFAULT_PROVIDER, *, sha256: str | None = None
 ) -> tuple[Payload, RawCatalog]:
@@ -158,6 +173,8 @@ def parse_catalog(
     ``sha256``: the payload's digest when the caller has it already."""
     payload = read_payload(raw, sha256=sha256)
     catalog = detect(payload.document, default_provider=provider)
+    if catalog.shape == "litellm":
+        catalog.warnings[:0] = duplicate_warnings(payload.duplicate_keys)
     if payload.repaired_strings:
         catalog.warnings.append(
             f"repaired {payload.repaired_strings} strings holding NUL or lone UTF-16"

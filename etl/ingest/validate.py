@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from etl.ingest.litellm_records import normalize_price_map_entry
 from etl.ingest.normalize import (
     Catalog,
     ModelRecord,
@@ -86,6 +87,8 @@ def _normalize_one(
 ) -> ModelRecord:
     if shape == "insforge-flat":
         return normalize_flat(_validate(FlatModelIn, document), provider, source_hash=digest)
+    if shape == "litellm":
+        return normalize_price_map_entry(document, provider, source_hash=digest)
     return normalize_model(
         _validate(ModelIn, document), provider, categories=categories, source_hash=digest
     )

@@ -9,7 +9,18 @@ OpenRouter's components and their units (as its API documents them):
   ``input_cache_write``, ``audio`` and ``input_audio_cache`` (audio tokens). Reports show
   these per 1M tokens as well, the unit people quote.
 * ``request`` per request, ``image`` per input image, ``web_search`` per search. These are
-  shown per unit only. Any component not listed here is shown per unit, as stored.
+  shown per unit only.
+
+LiteLLM's price map maps nine of its keys onto the components above and keeps every other
+price under its own name, whose unit the name says (:func:`etl.ingest.litellm_prices.price_unit`):
+``input_cost_per_token_above_200k_tokens`` and ``cache_read_input_token_cost_batches`` per
+token (shown per 1M tokens too), ``output_cost_per_second_720p`` per second,
+``output_cost_per_image_1024`` per image, ``input_cost_per_character`` per character, and so
+on (``pixel``, ``query``, ``page``, ``credit``, ``session``, ``message``, ``1k tokens``,
+``1k calls``, ``GB-day``). Any other component is shown per ``unit``, as stored.
+
+The analyst views (migration 0002) know only the OpenRouter names: they show LiteLLM's own
+components with unit ``unit`` and no per-1M value.
 """
 
 from __future__ import annotations
@@ -17,6 +28,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Final
 
+from etl.ingest.litellm_prices import price_unit
 from etl.ingest.money import Price, canonical, price_text
 
 TOKEN_COMPONENTS: Final = (
@@ -36,10 +48,14 @@ _HUNDREDTH = Decimal("0.01")
 
 
 def unit(component: str) -> str:
-    """``token``, ``request``, ``image``, ``search``, or ``unit`` for a component not known."""
+    """``token``, ``request``, ``image``, ``search``, a LiteLLM component's unit (``second``,
+    ``character`` ...), or ``unit`` for a component not known."""
     if component in TOKEN_COMPONENTS:
         return "token"
-    return _OTHER_UNITS.get(component, "unit")
+    known = _OTHER_UNITS.get(component)
+    if known is not None:
+        return known
+    return price_unit(component) or "unit"
 
 
 def component_order(component: str) -> tuple[int, str]:
