@@ -118,6 +118,11 @@ def _deliver(engine: Any, subscriptions: Any) -> None:
     for failure in done.failed:
         line = styled(("notification failed:", "yellow"), " ", failure, ", kept for the next sync")
         diagnostics.print(line, soft_wrap=True)
+    for name in done.unknown:
+        line = styled(
+            ("notification waiting:", "yellow"), f" subscription {name}", " is not configured"
+        )
+        diagnostics.print(line, soft_wrap=True)
     if done.delivered:
         diagnostics.print(f"{done.delivered} notifications delivered", markup=False)
 

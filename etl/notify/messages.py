@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from etl.notify.subscriptions import KINDS, Subscription
-from etl.read.changes import FieldChange, ModelChange, PriceChange
+from etl.read.changes import ModelChange, PriceChange
 from etl.read.run_changes import RunChanges
 from etl.read.units import decimal_text, per_million
 from etl.text import visible
@@ -52,7 +52,7 @@ def build_message(subscription: Subscription, run: RunChanges) -> dict[str, Any]
         if _wants_price(subscription, change)
     ]
     changes += [
-        _field_json(change)
+        change.to_json()
         for change in run.report.changes
         if change.kind == "capability"
         and "capability" in subscription.kinds
@@ -182,7 +182,3 @@ def _model_json(change: ModelChange) -> dict[str, Any]:
 
 def _price_json(change: PriceChange) -> dict[str, Any]:
     return {"kind": price_kind(change)} | change.to_json()
-
-
-def _field_json(change: FieldChange) -> dict[str, Any]:
-    return change.to_json()
