@@ -7,7 +7,8 @@ upstream error messages.
   (``\\x7f``), C1 controls (``\\x80``-``\\x9f``), the line and paragraph separators
   (``\\u2028``, ``\\u2029``), lone UTF-16 surrogates (``\\udc9d``: they cannot even be encoded
   on a UTF-8 stdout) and the bidirectional controls that reorder what a terminal shows
-  (``\\u061c``, ``\\u200e``, ``\\u200f``, ``\\u202a``-``\\u202e``, ``\\u2066``-``\\u2069``).
+  (``\\u061c``, ``\\u200e``, ``\\u200f``, ``\\u202a``-``\\u202e``, ``\\u2066``-``\\u2069``),
+  and the noncharacters ``\\ufffe`` and ``\\uffff`` (XML 1.0 cannot hold them).
 * A newline is kept only where the caller says a multi-line text is intended
   (``newlines=True``); everywhere else it is shown as ``\\n``.
 * Nothing is cut short: a 1 MB string stays 1 MB (tables abbreviate cells themselves, with
@@ -24,7 +25,7 @@ import re
 
 CONTROLS = (
     "\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff"
-    "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+    "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufffe\uffff"
 )
 """The code points made visible, newline aside, as the body of a regular expression's
 character class."""

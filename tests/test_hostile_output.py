@@ -280,6 +280,7 @@ class TestVisible:
             ("\x7f", "\\x7f"),
             ("\x80\x85\x9b\x9f", "\\x80\\x85\\x9b\\x9f"),
             ("\u2028\u2029", "\\u2028\\u2029"),
+            ("\ufffe\uffff", "\\ufffe\\uffff"),
             ("\udc9d\ud83d", "\\udc9d\\ud83d"),
             (
                 "\u202eevil\u2066\u2069\u200e\u200f\u061c",

@@ -47,7 +47,6 @@ CONNECT_TIMEOUT: Final = 10
 """Seconds ``/feed.xml`` waits to connect to PostgreSQL."""
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 """``updated`` of a feed over a database that observed nothing yet."""
-_NONCHARACTERS = re.compile("[\ufffe\uffff]")
 _FEED_ID = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s#?]+")
 _COUNTS: Final = (
     ("price_cuts", "price cut", "price cuts"),
@@ -73,9 +72,9 @@ def check_feed_id(feed_id: str) -> str:
 
 
 def safe(value: object) -> str:
-    """Text XML 1.0 can hold: control characters, lone surrogates and the noncharacters
-    U+FFFE and U+FFFF shown as backslash escapes."""
-    return _NONCHARACTERS.sub(lambda m: f"\\u{ord(m.group()):04x}", visible(value))
+    """Text XML 1.0 can hold: :func:`etl.text.visible` escapes what it cannot (control
+    characters, lone surrogates, U+FFFE and U+FFFF)."""
+    return visible(value)
 
 
 def _h(value: object) -> str:
