@@ -39,7 +39,7 @@ def runs_report(connection: Connection, limit: int) -> dict[str, Any]:
         .order_by(sync_runs_table.c.started_at.desc(), sync_runs_table.c.id.desc())
         .limit(limit)
     ).mappings()
-    return {"runs": [_run_json(dict(row)) for row in rows]}
+    return {"runs": [run_json(dict(row)) for row in rows]}
 
 
 def run_detail(connection: Connection, run_id: int) -> dict[str, Any]:
@@ -56,10 +56,11 @@ def run_detail(connection: Connection, run_id: int) -> dict[str, Any]:
     )
     if row is None:
         raise RunNotFound(f"no run {run_id}: `catalog-etl runs` lists them")
-    return _run_json(dict(row))
+    return run_json(dict(row))
 
 
-def _run_json(run: dict[str, Any]) -> dict[str, Any]:
+def run_json(run: dict[str, Any]) -> dict[str, Any]:
+    """A run's row as JSON shows it: its duration, and its times as ISO 8601 text."""
     finished, started = run["finished_at"], run["started_at"]
     run["duration_seconds"] = (
         round((finished - started).total_seconds(), 3) if finished is not None else None

@@ -23,6 +23,7 @@ from etl.db.tables import (
     services_table,
     sync_runs_table,
 )
+from etl.read.runs import run_json
 from etl.times import iso, parse_time, utcnow
 
 HEARTBEAT_SECONDS = 30.0
@@ -58,7 +59,7 @@ def _last_run(connection: Connection) -> dict[str, Any] | None:
         .mappings()
         .first()
     )
-    return _run_json(dict(row)) if row is not None else None
+    return run_json(dict(row)) if row is not None else None
 
 
 def _last_success(connection: Connection) -> dict[str, Any] | None:
@@ -73,17 +74,7 @@ def _last_success(connection: Connection) -> dict[str, Any] | None:
         .mappings()
         .first()
     )
-    return _run_json(dict(row)) if row is not None else None
-
-
-def _run_json(run: dict[str, Any]) -> dict[str, Any]:
-    started, finished = run["started_at"], run["finished_at"]
-    run["duration_seconds"] = (
-        round((finished - started).total_seconds(), 3) if finished is not None else None
-    )
-    for name in ("observed_at", "started_at", "finished_at"):
-        run[name] = iso(run[name]) if run[name] else None
-    return run
+    return run_json(dict(row)) if row is not None else None
 
 
 def _services(connection: Connection, now: datetime) -> list[dict[str, Any]]:
