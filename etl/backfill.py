@@ -26,6 +26,7 @@ from etl.ingest.payload import PayloadError
 from etl.ingest.shapes import DEFAULT_PROVIDER, parse_catalog
 from etl.ingest.snapshots import Snapshot, SnapshotError
 from etl.store.archive import archive_payload, previous_payload
+from etl.store.catalogs import DEFAULT_CATALOG, ensure_catalog
 from etl.store.guard import DEFAULT_MASS_REMOVAL_FLOOR, DEFAULT_MAX_REMOVED_SHARE, removal_guard
 from etl.store.history import Observation, Progress, Replayed, merge, rederive, replay
 from etl.store.locks import sync_transaction
@@ -62,10 +63,19 @@ class BackfillReport(RebuildReport):
     the earliest such snapshot on were applied again."""
 
 
+@dataclass(frozen=True)
+class _Target:
+    """Where snapshots go: the catalog, and the provider of payloads that name none."""
+
+    catalog_id: int
+    provider: str
+
+
 def backfill(
     engine: Engine,
     snapshots: Iterable[Snapshot],
     *,
+    catalog: str = DEFAULT_CATALOG,
     provider: str = DEFAULT_PROVIDER,
     strict: bool = False,
     max_removed_share: float | None = DEFAULT_MAX_REMOVED_SHARE,
@@ -73,7 +83,7 @@ def backfill(
     max_clock_skew: float = DEFAULT_MAX_CLOCK_SKEW,
     progress: Progress | None = None,
 ) -> BackfillReport:
-    """Add archived snapshots to the history, in any order.
+    """Add archived snapshots to the history of ``catalog``, in any order.
 
     ``strict``: stop at the first unusable snapshot and apply nothing.
     ``max_removed_share``, ``mass_removal_floor``: a new snapshot that would retire more
@@ -82,6 +92,7 @@ def backfill(
     the future than this many seconds is refused.
     """
     guard = removal_guard(max_removed_share, mass_removal_floor)
+    target = _Target(ensure_catalog(engine, catalog), provider)
     report = BackfillReport()
     ordered = sorted(
         (_in_time(snapshot, max_clock_skew) for snapshot in snapshots),
@@ -92,6 +103,7 @@ def backfill(
             observed_at: sha256
             for observed_at, sha256 in connection.execute(
                 select(sync_runs_table.c.observed_at, sync_runs_table.c.payload_sha256).where(
+                    sync_runs_table.c.catalog_id == target.catalog_id,
                     sync_runs_table.c.status == "succeeded",
                     sync_runs_table.c.observed_at.is_not(None),
                 )
@@ -100,7 +112,7 @@ def backfill(
         }
         latest = max(known, default=None)
         sources: dict[int, str] = {}
-        stream = _admitted(connection, ordered, provider, known, sources, report, strict, progress)
+        stream = _admitted(connection, ordered, target, known, sources, report, strict, progress)
         # Snapshots come in time order: the ones older than the history's end come first.
         older: list[Observation] = []
         for observation in stream:
@@ -111,7 +123,7 @@ def backfill(
         if older:
             report.rederived = True
             new = older + [replace(observation, catalog=None) for observation in stream]
-            replayed = merge(connection, new, guard=guard, progress=progress)
+            replayed = merge(connection, target.catalog_id, new, guard=guard, progress=progress)
         else:
             # Every new snapshot extends the history: each is applied as soon as it is read,
             # parsed once, and memory stays that of one snapshot.
@@ -145,7 +157,7 @@ def _in_time(snapshot: Snapshot, max_clock_skew: float) -> Snapshot:
 def _admitted(
     connection: Connection,
     ordered: list[Snapshot],
-    provider: str,
+    target: _Target,
     known: dict[datetime, str | None],
     sources: dict[int, str],
     report: BackfillReport,
@@ -159,12 +171,12 @@ def _admitted(
         if progress:
             progress("reading", number, len(ordered))
         try:
-            observation = _admit(connection, snapshot, provider, known)
+            observation = _admit(connection, snapshot, target, known)
         except (SyncError, PayloadError, SnapshotError, OSError, EOFError) as error:
             if strict:
                 raise SyncError(f"{snapshot.source}: {error} (--strict: nothing applied)") from None
             report.failed.append({"source": snapshot.source, "error": str(error)})
-            _record_failed(connection, snapshot, provider, str(error))
+            _record_failed(connection, snapshot, target, str(error))
             continue
         if observation is None:
             report.duplicates += 1
@@ -186,10 +198,11 @@ def rebuild(engine: Engine, *, progress: Progress | None = None) -> RebuildRepor
 def _admit(
     connection: Connection,
     snapshot: Snapshot,
-    provider: str,
+    target: _Target,
     known: dict[datetime, str | None],
 ) -> Observation | None:
     """Parse and archive one snapshot and give it a run; None for an exact duplicate."""
+    provider = target.provider
     if snapshot.problem is not None or snapshot.observed_at is None:
         raise SnapshotError(snapshot.problem or "no observation time")
     raw = snapshot.read()
@@ -199,12 +212,13 @@ def _admit(
         return None
     if recorded:
         raise SyncError(f"another payload was already observed at {iso(snapshot.observed_at)}")
-    after = previous_payload(connection, snapshot.observed_at)
+    after = previous_payload(connection, target.catalog_id, snapshot.observed_at)
     archive_payload(connection, raw, payload.sha256, utcnow(), after=after)
     run_id = connection.execute(
         insert(sync_runs_table)
         .values(
             status="running",
+            catalog_id=target.catalog_id,
             source=snapshot.source,
             default_provider=provider,
             observed_at=snapshot.observed_at,
@@ -217,17 +231,24 @@ def _admit(
         .returning(sync_runs_table.c.id)
     ).scalar_one()
     return Observation(
-        run_id, snapshot.observed_at, payload.sha256, provider, catalog, snapshot.source
+        run_id,
+        target.catalog_id,
+        snapshot.observed_at,
+        payload.sha256,
+        provider,
+        catalog,
+        snapshot.source,
     )
 
 
-def _record_failed(connection: Connection, snapshot: Snapshot, provider: str, error: str) -> None:
+def _record_failed(connection: Connection, snapshot: Snapshot, target: _Target, error: str) -> None:
     now = utcnow()
     connection.execute(
         insert(sync_runs_table).values(
             status="failed",
+            catalog_id=target.catalog_id,
             source=snapshot.source,
-            default_provider=provider,
+            default_provider=target.provider,
             observed_at=snapshot.observed_at,
             started_at=now,
             finished_at=now,

@@ -21,12 +21,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from etl.collector import collector_paused
 from etl.db.engine import describe_error
-from etl.errors import SyncBusy, SyncError
+from etl.errors import DatabaseUnavailable, SyncBusy, SyncError
 from etl.ingest.decompress import DEFAULT_MAX_BYTES, read_catalog_file
 from etl.ingest.payload import PayloadError
 from etl.ingest.shapes import DEFAULT_PROVIDER
 from etl.notify.outbox import enqueue
 from etl.notify.subscriptions import Subscription
+from etl.store.catalogs import DEFAULT_CATALOG, ensure_catalog
 from etl.store.guard import DEFAULT_MASS_REMOVAL_FLOOR as DEFAULT_MASS_REMOVAL_FLOOR
 from etl.store.guard import DEFAULT_MAX_REMOVED_SHARE as DEFAULT_MAX_REMOVED_SHARE
 from etl.store.guard import removal_guard
@@ -45,6 +46,8 @@ class SyncOptions(TypedDict, total=False):
 
     observed_at: datetime | None
     """When the catalog was observed (default now)."""
+    catalog: str
+    """The catalog whose history the observation joins (``default``)."""
     provider: str
     """The provider of OpenRouter-shaped catalogs, which name none (``openrouter``)."""
     max_removed_share: float | None
@@ -142,16 +145,30 @@ def run_sync(
     :class:`SyncOptions`)."""
     observed_at = options.get("observed_at") or utcnow()
     provider = options.get("provider", DEFAULT_PROVIDER)
+    catalog = options.get("catalog", DEFAULT_CATALOG)
     try:
-        run_id = start_run(engine, source, provider, observed_at, tick_at=options.get("tick_at"))
+        catalog_id = ensure_catalog(engine, catalog)
+    except SQLAlchemyError as error:
+        raise DatabaseUnavailable(f"cannot record the run: {describe_error(error)}") from None
+    try:
+        run_id = start_run(
+            engine,
+            source,
+            provider,
+            observed_at,
+            catalog_id=catalog_id,
+            tick_at=options.get("tick_at"),
+        )
     except TickClaimed as claimed:
-        return SyncResult(claimed.run_id, "skipped", observed_at, source, error=str(claimed))
-    result = SyncResult(run_id=run_id, status="failed", observed_at=observed_at, source=source)
+        return SyncResult(
+            claimed.run_id, "skipped", observed_at, source, catalog=catalog, error=str(claimed)
+        )
+    result = SyncResult(run_id, "failed", observed_at, source, catalog=catalog)
     on_start = options.get("on_start")
     if on_start is not None:
         on_start(result.run_id)
     try:
-        _obtain_and_apply(engine, obtain, result, provider, options)
+        _obtain_and_apply(engine, obtain, result, provider, catalog_id, options)
     except SyncBusy as error:
         result.status, result.error = "skipped", str(error)
     # In every failure below the apply's transaction is gone, whatever it had set: the run
@@ -179,6 +196,7 @@ def _obtain_and_apply(
     obtain: Callable[[], Obtained],
     result: SyncResult,
     provider: str,
+    catalog_id: int,
     options: SyncOptions,
 ) -> None:
     """Obtain the payload, then apply it and finish the run in one transaction under the
@@ -199,7 +217,9 @@ def _obtain_and_apply(
     result.payload_sha256 = hashlib.sha256(obtained.raw).hexdigest()
     lock_timeout = options.get("lock_timeout", 0.0)
     with collector_paused(), sync_transaction(engine, wait=lock_timeout) as connection:
-        observe(connection, obtained.raw, result, provider=provider, guard=guard)
+        observe(
+            connection, obtained.raw, result, provider=provider, guard=guard, catalog_id=catalog_id
+        )
         finish_run(connection, result)
         if result.ok and _changed(result):
             result.notifications = enqueue(

@@ -82,20 +82,25 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{path}"
     url: str = request.getfixturevalue("postgres_schema_url")
     engine = make_engine(url)
-    names = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
-    with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    _empty(engine)
     engine.dispose()
     return url
+
+
+def _empty(engine: Engine) -> None:
+    """Every table as the migrations leave a new database: empty, but for the catalog
+    ``default``."""
+    names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables if t.name != "catalogs")
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        connection.execute(text("DELETE FROM catalogs WHERE name <> 'default'"))
 
 
 @pytest.fixture
 def postgres_engine(postgres_schema_url: str) -> Iterator[Engine]:
     """An empty PostgreSQL database, for the tests that are about PostgreSQL itself."""
     engine = make_engine(postgres_schema_url)
-    names = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
-    with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    _empty(engine)
     yield engine
     engine.dispose()
 

@@ -98,10 +98,10 @@ class TestRevision0004:
             else:  # a row with a large id: SQLite's next rowid comes after the largest
                 connection.execute(
                     text(
-                        "INSERT INTO sync_runs (id, status, default_provider, started_at,"
-                        " warnings, models_seen, added, removed, returned, versions_written,"
-                        f" price_changes) VALUES ({start}, 'failed', 'x', '2026-01-01', '[]',"
-                        " 0, 0, 0, 0, 0, 0)"
+                        "INSERT INTO sync_runs (id, catalog_id, status, default_provider,"
+                        " started_at, warnings, models_seen, added, removed, returned,"
+                        f" versions_written, price_changes) VALUES ({start}, 1, 'failed', 'x',"
+                        " '2026-01-01', '[]', 0, 0, 0, 0, 0, 0)"
                     )
                 )
         result = sync_bytes(engine, payload([make_model("a/one")]))

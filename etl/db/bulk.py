@@ -37,21 +37,30 @@ def chunked(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
 
 
 def ensure_names(
-    connection: Connection, table: Table, names: Iterable[str], **defaults: Any
+    connection: Connection,
+    table: Table,
+    names: Iterable[str],
+    *,
+    scope: Mapping[str, Any] | None = None,
+    **defaults: Any,
 ) -> dict[str, int]:
-    """Ids of the named rows of a lookup table, inserting the missing ones."""
+    """Ids of the named rows of a lookup table, inserting the missing ones. ``scope``: the
+    columns that, with the name, make a row unique ({"catalog_id": 1} for providers)."""
     wanted = sorted(set(names))
     if not wanted:
         return {}
+    scope = scope or {}
     ids: dict[str, int] = {}
     for chunk in chunked(wanted):
-        query = select(table.c.name, table.c.id).where(table.c.name.in_(chunk))
+        query = select(table.c.name, table.c.id).where(
+            table.c.name.in_(chunk), *(table.c[column] == value for column, value in scope.items())
+        )
         ids.update((name, id_) for name, id_ in connection.execute(query))
     missing = [name for name in wanted if name not in ids]
     if missing:
         inserted = connection.execute(
             insert(table).returning(table.c.id, sort_by_parameter_order=True),
-            [{"name": name, **defaults} for name in missing],
+            [{"name": name, **scope, **defaults} for name in missing],
         )
         ids.update(zip(missing, inserted.scalars(), strict=True))
     return ids

@@ -99,11 +99,22 @@ payloads_table = Table(
     ),
 )
 
+catalogs_table = Table(
+    "catalogs",
+    metadata,
+    # A named source of observations (an InsForge instance, OpenRouter's list, LiteLLM's
+    # price map): each has its own runs, providers and history. ``default`` until named.
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
 sync_runs_table = Table(
     "sync_runs",
     metadata,
     # One attempt to sync, whatever its outcome. Data rows point at the run that wrote them.
     Column("id", Id, primary_key=True),
+    Column("catalog_id", Integer, ForeignKey("catalogs.id"), nullable=False),
     Column("status", String(16), nullable=False),
     Column("source", Text),  # file path or URL (credentials removed)
     # Provider name given to OpenRouter-shaped payloads, which do not name one.
@@ -126,12 +137,13 @@ sync_runs_table = Table(
     # Providers whose part of the catalog the mass-removal guard held (kept as they were),
     # with the reason: {"openrouter": "would remove 40 of 300 ..."}; NULL when none.
     Column("held_providers", JSONDocument),
-    # The scheduled tick a `serve` replica claimed for this run: one run per tick.
+    # The scheduled tick a `serve` replica claimed for this run: one run per tick and catalog.
     Column("tick_at", UTCDateTime),
     _in("status", RUN_STATUSES, "status"),
-    Index("ix_sync_runs_status_observed_at", "status", "observed_at"),
+    Index("ix_sync_runs_catalog_id_status_observed_at", "catalog_id", "status", "observed_at"),
     Index(
-        "uq_sync_runs_tick_at",
+        "uq_sync_runs_catalog_id_tick_at",
+        "catalog_id",
         "tick_at",
         unique=True,
         sqlite_where=text("tick_at IS NOT NULL"),
@@ -182,13 +194,16 @@ notifications_table = Table(
 providers_table = Table(
     "providers",
     metadata,
-    # A gateway whose catalog is synced (openrouter).
+    # A gateway as one catalog lists it (openrouter): two catalogs that both list openrouter
+    # have a provider each, so their models are two series, never one.
     Column("id", Integer, primary_key=True),
-    Column("name", String(255), nullable=False, unique=True),
+    Column("catalog_id", Integer, ForeignKey("catalogs.id"), nullable=False),
+    Column("name", String(255), nullable=False),
     Column("first_seen_at", UTCDateTime, nullable=False),
     # The latest observation of its complete catalog (configured): when each of its available
     # models was last seen. One row to update per sync, not one per model.
     Column("last_observed_at", UTCDateTime),
+    UniqueConstraint("catalog_id", "name"),
 )
 
 provider_states_table = Table(
@@ -220,6 +235,8 @@ models_table = Table(
     Column("id", Id, primary_key=True),
     Column("provider_id", Integer, ForeignKey("providers.id"), nullable=False),
     Column("model", String(255), nullable=False),  # the upstream id, e.g. openai/gpt-4o
+    # What matches the same model across catalogs (etl.ingest.match): openai/gpt-4o.
+    Column("match_key", String(512), nullable=False),
     Column("vendor_id", Integer, ForeignKey("vendors.id"), nullable=False),
     Column("first_seen_at", UTCDateTime, nullable=False),
     # Listed now. Last seen: its provider's last_observed_at while available, else the
@@ -232,6 +249,7 @@ models_table = Table(
     # The observation that set source_hash.
     Column("source_hash_at", UTCDateTime),
     UniqueConstraint("provider_id", "model"),
+    Index("ix_models_match_key", "match_key"),
 )
 
 model_versions_table = Table(

@@ -102,6 +102,18 @@ _MODEL_JOINS = """JOIN models m ON m.id = {alias}.model_id
 JOIN providers pr ON pr.id = m.provider_id
 JOIN vendors v ON v.id = m.vendor_id"""
 
+# Revision 0007's: each catalog's own latest observation, amounts to compare (exact on
+# PostgreSQL, approximate on SQLite as above).
+_CATALOG_LATEST = _LATEST[:-1] + " AND catalog_id = pr.catalog_id)"
+_FRAGMENTS["sqlite"]["catalog_age_days"] = (
+    f"ROUND(julianday({_CATALOG_LATEST}) - julianday(c.changed_at), 2)"
+)
+_FRAGMENTS["postgresql"]["catalog_age_days"] = (
+    f"ROUND(EXTRACT(EPOCH FROM ({_CATALOG_LATEST} - c.changed_at)) / 86400, 2)"
+)
+_FRAGMENTS["sqlite"]["compared"] = "CAST(compared AS REAL)"
+_FRAGMENTS["postgresql"]["compared"] = "compared"
+
 # Fragments every dialect shares: the unit of a component, the joins naming a model.
 for _fragments in _FRAGMENTS.values():
     _fragments["tokens"] = TOKEN_COMPONENTS_SQL
@@ -111,6 +123,9 @@ for _fragments in _FRAGMENTS.values():
         )
     for _alias in ("mv", "p", "c", "a"):
         _fragments[f"joins_{_alias}"] = _MODEL_JOINS.format(alias=_alias)
+        _fragments[f"catalog_joins_{_alias}"] = (
+            _MODEL_JOINS.format(alias=_alias) + "\nJOIN catalogs cat ON cat.id = pr.catalog_id"
+        )
 
 CURRENT_MODELS = View(
     "current_models",

@@ -55,7 +55,7 @@ def forget_run(engine: Engine, run_id: int, *, wait: float = DEFAULT_LOCK_WAIT) 
         connection.execute(
             _row(run_id).values(status="forgotten", error=note, normalization_version=None)
         )
-        replayed = merge(connection, [], start=run.observed_at)
+        replayed = merge(connection, run.catalog_id, [], start=run.observed_at)
         drop_orphans(connection)
     return _amended(run_id, "forgotten", run.observed_at, replayed)
 
@@ -76,7 +76,7 @@ def release_run(engine: Engine, run_id: int, *, wait: float = DEFAULT_LOCK_WAIT)
                 warnings=[*run.warnings, note],
             )
         )
-        replayed = merge(connection, [], start=run.observed_at)
+        replayed = merge(connection, run.catalog_id, [], start=run.observed_at)
     return _amended(run_id, "succeeded", run.observed_at, replayed)
 
 
@@ -88,6 +88,7 @@ def _run(connection: Connection, run_id: int, statuses: tuple[str, ...]) -> Any:
     run = connection.execute(
         select(
             sync_runs_table.c.status,
+            sync_runs_table.c.catalog_id,
             sync_runs_table.c.observed_at,
             sync_runs_table.c.payload_sha256,
             sync_runs_table.c.held_providers,

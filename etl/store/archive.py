@@ -122,13 +122,14 @@ def archive_payload(
     return True
 
 
-def previous_payload(connection: Connection, observed_at: datetime) -> str | None:
-    """The sha256 of the archived payload observed last before ``observed_at``."""
+def previous_payload(connection: Connection, catalog_id: int, observed_at: datetime) -> str | None:
+    """The sha256 of the archived payload of catalog ``catalog_id`` observed last before
+    ``observed_at``: the one most like it."""
     runs, payloads = sync_runs_table, payloads_table
     found: str | None = connection.execute(
         select(payloads.c.sha256)
         .join(runs, runs.c.payload_sha256 == payloads.c.sha256)
-        .where(runs.c.observed_at < observed_at)
+        .where(runs.c.catalog_id == catalog_id, runs.c.observed_at < observed_at)
         .order_by(runs.c.observed_at.desc())
         .limit(1)
     ).scalar()

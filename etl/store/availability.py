@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, insert, or_, select, update
 
@@ -111,21 +112,31 @@ def close_availability(connection: Connection, model_ids: list[int], observed_at
         )
 
 
-def mark_seen(connection: Connection, complete: Iterable[str], observed_at: datetime) -> None:
-    """Every available model of these providers was just listed: one row each to update."""
+def _named(catalog_id: int, names: list[str]) -> Any:
+    """The providers of catalog ``catalog_id`` with these names."""
+    return (providers_table.c.catalog_id == catalog_id) & providers_table.c.name.in_(names)
+
+
+def mark_seen(
+    connection: Connection, catalog_id: int, complete: Iterable[str], observed_at: datetime
+) -> None:
+    """Every available model of these providers (of catalog ``catalog_id``) was just listed:
+    one row each to update."""
     names = sorted(complete)
     if names:
         connection.execute(
             update(providers_table)
-            .where(providers_table.c.name.in_(names))
+            .where(_named(catalog_id, names))
             .values(last_observed_at=observed_at)
         )
 
 
-def seen_before(connection: Connection, complete: Iterable[str], observed_at: datetime) -> None:
+def seen_before(
+    connection: Connection, catalog_id: int, complete: Iterable[str], observed_at: datetime
+) -> None:
     """A late observation that lists what the one before it listed: the models of these
-    providers were seen at ``observed_at`` too. Intervals that closed after it were last
-    seen then (if not later), and so were the providers."""
+    providers (of catalog ``catalog_id``) were seen at ``observed_at`` too. Intervals that
+    closed after it were last seen then (if not later), and so were the providers."""
     names = sorted(complete)
     if not names:
         return
@@ -133,7 +144,7 @@ def seen_before(connection: Connection, complete: Iterable[str], observed_at: da
     of_providers = (
         select(models_table.c.id)
         .join(providers_table, providers_table.c.id == models_table.c.provider_id)
-        .where(providers_table.c.name.in_(names))
+        .where(_named(catalog_id, names))
     )
     connection.execute(
         update(availability)
@@ -148,7 +159,7 @@ def seen_before(connection: Connection, complete: Iterable[str], observed_at: da
     connection.execute(
         update(providers_table)
         .where(
-            providers_table.c.name.in_(names),
+            _named(catalog_id, names),
             or_(
                 providers_table.c.last_observed_at.is_(None),
                 providers_table.c.last_observed_at < observed_at,

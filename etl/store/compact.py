@@ -83,10 +83,13 @@ def _convert(connection: Connection, sha256: str, report: Compacted) -> None:
             payloads.c.size_bytes, payloads.c.base_sha256, func.length(payloads.c.content)
         ).where(payloads.c.sha256 == sha256)
     ).one()
-    observed_at = connection.execute(
-        select(func.min(runs.c.observed_at)).where(runs.c.payload_sha256 == sha256)
-    ).scalar_one()
-    previous = previous_payload(connection, observed_at)
+    first = connection.execute(
+        select(runs.c.catalog_id, runs.c.observed_at)
+        .where(runs.c.payload_sha256 == sha256, runs.c.observed_at.is_not(None))
+        .order_by(runs.c.observed_at)
+        .limit(1)
+    ).one()
+    previous = previous_payload(connection, first.catalog_id, first.observed_at)
     base = base_for(connection, previous, row.size_bytes) if previous is not None else None
     if row.base_sha256 is not None or base is None or base.sha256 == sha256:
         return  # converted meanwhile, or the first of its chain

@@ -22,20 +22,24 @@ from etl.store.archive import load_payload
 _PAGE = 20
 
 
-def restore_fingerprints(connection: Connection, moment: datetime) -> None:
-    """Fill in the empty fingerprints from the observations before ``moment``."""
+def restore_fingerprints(connection: Connection, catalog_id: int, moment: datetime) -> None:
+    """Fill in catalog ``catalog_id``'s empty fingerprints from its observations before
+    ``moment``."""
     missing = {
         (provider, model): model_id
         for model_id, provider, model in connection.execute(
             select(models_table.c.id, providers_table.c.name, models_table.c.model)
             .join(providers_table, providers_table.c.id == models_table.c.provider_id)
-            .where(models_table.c.source_hash == "")
+            .where(providers_table.c.catalog_id == catalog_id, models_table.c.source_hash == "")
         ).all()
     }
     found: list[dict[str, object]] = []
     before = moment
     while missing:
-        runs = connection.execute(_EARLIER.where(sync_runs_table.c.observed_at < before)).all()
+        earlier = _EARLIER.where(
+            sync_runs_table.c.catalog_id == catalog_id, sync_runs_table.c.observed_at < before
+        )
+        runs = connection.execute(earlier).all()
         for run in runs:
             found += _fingerprints(connection, run, missing)
         if len(runs) < _PAGE:

@@ -30,11 +30,12 @@ from etl.times import utcnow
 Progress = Callable[[str, int, int], None]
 """Called as ``progress(phase, done, total)``."""
 
-# Tables that hold what the archive can re-derive; runs, payloads and services stay.
+# Tables that hold what the archive can re-derive; catalogs, runs, payloads, services and
+# the notification outbox stay.
 DERIVED_TABLES = [
     table
     for table in reversed(metadata.sorted_tables)
-    if table.name not in ("sync_runs", "payloads", "services")
+    if table.name not in ("catalogs", "sync_runs", "payloads", "services", "notifications")
 ]
 
 
@@ -43,6 +44,7 @@ class Observation:
     """A payload observed at a time, applied on behalf of a run."""
 
     run_id: int
+    catalog_id: int
     observed_at: datetime
     payload_sha256: str
     default_provider: str
@@ -88,53 +90,63 @@ def outcome_of(applied: Applied, providers: Collection[str]) -> Outcome:
     return Outcome("succeeded", applied.counts, applied.catalog.warnings, applied.held)
 
 
-def recorded(connection: Connection, since: datetime | None = None) -> list[Observation]:
-    """The observations in the history (from ``since`` on): the succeeded runs that applied
-    a payload, the first one at each time."""
+def recorded(
+    connection: Connection, catalog_id: int | None = None, since: datetime | None = None
+) -> list[Observation]:
+    """The observations in the history of catalog ``catalog_id`` (of every catalog when
+    None), from ``since`` on: the succeeded runs that applied a payload, the first one at
+    each time of a catalog."""
     runs = sync_runs_table
     query = (
         select(
             runs.c.id,
+            runs.c.catalog_id,
             runs.c.observed_at,
             runs.c.payload_sha256,
             runs.c.default_provider,
             runs.c.held_providers,
         )
         .where(runs.c.status == "succeeded", runs.c.payload_sha256.is_not(None))
-        .order_by(runs.c.observed_at, runs.c.id)
+        .order_by(runs.c.observed_at, runs.c.catalog_id, runs.c.id)
     )
+    if catalog_id is not None:
+        query = query.where(runs.c.catalog_id == catalog_id)
     if since is not None:
         query = query.where(runs.c.observed_at >= since)
     observations: list[Observation] = []
-    for run_id, observed_at, sha256, provider, held in connection.execute(query).all():
+    for run_id, catalog, observed_at, sha256, provider, held in connection.execute(query).all():
         assert observed_at is not None and sha256 is not None  # succeeded runs have both
-        if observations and observations[-1].observed_at == observed_at:
+        last = observations[-1] if observations else None
+        if last is not None and (last.catalog_id, last.observed_at) == (catalog, observed_at):
             continue  # the same observation re-run: it applied nothing
-        observations.append(Observation(run_id, observed_at, sha256, provider, held=held))
+        observations.append(Observation(run_id, catalog, observed_at, sha256, provider, held=held))
     return observations
 
 
 def merge(
     connection: Connection,
+    catalog_id: int,
     new: list[Observation],
     *,
     guard: RemovalGuard | None = None,
     progress: Progress | None = None,
     start: datetime | None = None,
 ) -> Replayed:
-    """Merge observations into the timeline: rewind to the earliest of them (or ``start``)
-    and apply the observations from there on, recorded and new, in time order.
+    """Merge observations into the timeline of catalog ``catalog_id``: rewind it to the
+    earliest of them (or ``start``) and apply its observations from there on, recorded and
+    new, in time order. Other catalogs are not touched.
 
     ``guard`` looks at the new observations only: the others were accepted."""
+    assert all(observation.catalog_id == catalog_id for observation in new)
     times = [observation.observed_at for observation in new]
     if start is not None:
         times.append(start)
     moment = min(times)
-    following = recorded(connection, since=moment)
-    versions, prices = rewind(connection, moment)
+    following = recorded(connection, catalog_id, since=moment)
+    versions, prices = rewind(connection, catalog_id, moment)
     observations = sorted([*following, *new], key=lambda o: o.observed_at)
     report = replay(connection, observations, guard=guard, progress=progress)
-    restore_fingerprints(connection, moment)
+    restore_fingerprints(connection, catalog_id, moment)
     report.versions_written -= versions
     report.price_rows_written -= prices
     return report
@@ -147,8 +159,8 @@ def rederive(
     guard: RemovalGuard | None = None,
     progress: Progress | None = None,
 ) -> Replayed:
-    """Rebuild every derived table from nothing: the recorded observations plus ``new``
-    ones, applied in time order."""
+    """Rebuild every derived table from nothing: the recorded observations of every catalog
+    plus ``new`` ones, applied in time order."""
     observations = sorted([*recorded(connection), *new], key=lambda o: o.observed_at)
     deleted = {table: connection.execute(delete(table)).rowcount for table in DERIVED_TABLES}
     report = replay(connection, observations, guard=guard, progress=progress)
@@ -177,6 +189,7 @@ def replay(
         applied = apply_catalog(
             connection,
             catalog,
+            catalog_id=observation.catalog_id,
             observed_at=observation.observed_at,
             run_id=observation.run_id,
             guard=guard if observation.source is not None else None,

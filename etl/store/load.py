@@ -25,6 +25,7 @@ from etl.db.tables import (
     providers_table,
     vendors_table,
 )
+from etl.ingest.match import match_key
 from etl.ingest.money import DYNAMIC
 from etl.ingest.money import Price as PriceValue
 from etl.ingest.normalize import Catalog, ModelRecord, ModelState, merge
@@ -79,13 +80,15 @@ def apply_catalog(
     connection: Connection,
     raw: RawCatalog,
     *,
+    catalog_id: int,
     observed_at: datetime,
     run_id: int,
     guard: RemovalGuard | None = None,
     hold: Mapping[str, str] | None = None,
     consume: bool = False,
 ) -> Applied:
-    """Write what ``raw`` changes, observed at ``observed_at``, on behalf of run ``run_id``.
+    """Write what ``raw`` changes in catalog ``catalog_id``, observed at ``observed_at``, on
+    behalf of run ``run_id``.
 
     Records whose raw form is the one applied last are not validated again; the others are
     validated and normalized (:func:`~etl.ingest.validate.build_catalog`), then compared with
@@ -99,7 +102,11 @@ def apply_catalog(
     only for a caller that holds no other reference to the parsed document.
     """
     provider_ids = ensure_names(
-        connection, providers_table, raw.providers, first_seen_at=observed_at
+        connection,
+        providers_table,
+        raw.providers,
+        scope={"catalog_id": catalog_id},
+        first_seen_at=observed_at,
     )
     known = _known_models(connection, provider_ids)
     from etl.ingest.validate import build_catalog  # here: a same-payload resync never validates
@@ -124,7 +131,7 @@ def apply_catalog(
     close_availability(connection, gone, observed_at)
     open_availability(connection, returning, observed_at, run_id)
     _write(connection, changes, observed_at, run_id)
-    mark_seen(connection, complete, observed_at)
+    mark_seen(connection, catalog_id, complete, observed_at)
 
     counts = LoadCounts(
         models_seen=len(listed),
@@ -230,6 +237,7 @@ def _add_new_models(
             {
                 "provider_id": provider_ids[record.provider],
                 "model": record.model,
+                "match_key": match_key(record.model, record.provider),
                 "vendor_id": vendor_ids[record.vendor],
                 "first_seen_at": observed_at,
                 "available": True,

@@ -37,18 +37,19 @@ def observe(
     *,
     provider: str,
     guard: RemovalGuard | None,
+    catalog_id: int,
 ) -> None:
-    """Apply the payload ``raw`` observed at ``result.observed_at``, on behalf of run
-    ``result.run_id``, and fill ``result`` in: status, shape, counts, warnings and the
-    providers held. Nothing here commits."""
-    latest = latest_run(connection)
+    """Apply the payload ``raw`` observed at ``result.observed_at`` to the history of catalog
+    ``catalog_id``, on behalf of run ``result.run_id``, and fill ``result`` in: status,
+    shape, counts, warnings and the providers held. Nothing here commits."""
+    latest = latest_run(connection, catalog_id)
     if latest is not None and _same_payload(latest, result, provider):
-        outcome = _observe_again(connection, latest, result)
+        outcome = _observe_again(connection, catalog_id, latest, result)
     else:
         # Only the records are kept, not the parsed document: see consume in apply_catalog.
         catalog = parse_catalog(raw, provider, sha256=result.payload_sha256)[1]
         result.shape, result.providers = catalog.shape, catalog.providers
-        outcome = _apply(connection, raw, catalog, result, latest, guard, provider)
+        outcome = _apply(connection, raw, catalog, result, latest, guard, provider, catalog_id)
     result.status = outcome.status
     result.warnings = outcome.warnings
     result.held_providers = outcome.held or None
@@ -74,12 +75,14 @@ def _complete(run: Row[Any]) -> list[str]:
     return [name for name, on in (run.providers or {}).items() if on]
 
 
-def _observe_again(connection: Connection, latest: Row[Any], result: SyncResult) -> Outcome:
+def _observe_again(
+    connection: Connection, catalog_id: int, latest: Row[Any], result: SyncResult
+) -> Outcome:
     # The catalog is byte for byte the one the history ends with, so it changes nothing but
     # the time its complete providers were last seen: no need to parse it again.
     assert result.observed_at is not None
     result.shape, result.providers = latest.shape, latest.providers
-    mark_seen(connection, _complete(latest), result.observed_at)
+    mark_seen(connection, catalog_id, _complete(latest), result.observed_at)
     return Outcome("succeeded", LoadCounts(models_seen=latest.models_seen), list(latest.warnings))
 
 
@@ -91,26 +94,32 @@ def _apply(
     latest: Row[Any] | None,
     guard: RemovalGuard | None,
     provider: str,
+    catalog_id: int,
 ) -> Outcome:
     observed_at, sha256 = result.observed_at, result.payload_sha256
     assert observed_at is not None and sha256 is not None
     late = latest is not None and observed_at < latest.observed_at
-    if latest is not None and observed_at <= latest.observed_at and _applied_at(connection, result):
+    if (
+        latest is not None
+        and observed_at <= latest.observed_at
+        and _applied_at(connection, catalog_id, result)
+    ):
         return Outcome("succeeded", LoadCounts(), catalog.warnings)  # applied before: a no-op
-    previous = latest_run(connection, before=observed_at) if late else latest
+    previous = latest_run(connection, catalog_id, before=observed_at) if late else latest
     after = previous.payload_sha256 if previous is not None else None
     archive_payload(connection, raw, sha256, utcnow(), after=after)
     if late:
         if previous is not None and _same_payload(previous, result, provider):
             # Nothing changes between the observation before and this one: only the sighting.
-            seen_before(connection, _complete(previous), observed_at)
+            seen_before(connection, catalog_id, _complete(previous), observed_at)
             counts = LoadCounts(models_seen=previous.models_seen)
             return Outcome("succeeded", counts, list(previous.warnings))
-        new = Observation(result.run_id, observed_at, sha256, provider, catalog, "sync")
-        return merge(connection, [new], guard=guard).outcomes[result.run_id]
+        new = Observation(result.run_id, catalog_id, observed_at, sha256, provider, catalog, "sync")
+        return merge(connection, catalog_id, [new], guard=guard).outcomes[result.run_id]
     applied = apply_catalog(
         connection,
         catalog,
+        catalog_id=catalog_id,
         observed_at=observed_at,
         run_id=result.run_id,
         guard=guard,
@@ -119,11 +128,12 @@ def _apply(
     return outcome_of(applied, catalog.providers)
 
 
-def _applied_at(connection: Connection, result: SyncResult) -> bool:
-    """True when this very payload was applied at this time before; another payload
-    observed at the same time is refused."""
+def _applied_at(connection: Connection, catalog_id: int, result: SyncResult) -> bool:
+    """True when this very payload was applied to the catalog at this time before; another
+    payload observed at the same time is refused."""
     same_time = connection.execute(
         select(sync_runs_table.c.payload_sha256).where(
+            sync_runs_table.c.catalog_id == catalog_id,
             sync_runs_table.c.status == "succeeded",
             sync_runs_table.c.observed_at == result.observed_at,
         )

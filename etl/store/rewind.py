@@ -1,4 +1,4 @@
-"""Take the derived tables back to what they held just before a moment.
+"""Take one catalog's part of the derived tables back to what it held just before a moment.
 
 An observation older than the history's end is merged by rewinding to its time and applying
 it and every later observation again, in order; taking an observation out (``runs forget``)
@@ -41,20 +41,31 @@ from etl.db.tables import (
     vendors_table,
 )
 
-_INTERVALS = (prices_table, model_versions_table, provider_states_table)
 _PAGE = 100
 """Runs read at a time when looking back for each provider's last complete observation."""
 
 
-def rewind(connection: Connection, moment: datetime) -> tuple[int, int]:
-    """The derived tables as they were after the last observation before ``moment``; the
-    version and price rows it deleted."""
-    deleted = [_rewind_intervals(connection, table, moment) for table in _INTERVALS]
+def rewind(connection: Connection, catalog_id: int, moment: datetime) -> tuple[int, int]:
+    """Catalog ``catalog_id``'s part of the derived tables as it was after its last
+    observation before ``moment``; the version and price rows it deleted."""
+    providers = select(providers_table.c.id).where(providers_table.c.catalog_id == catalog_id)
+    models = select(models_table.c.id).where(models_table.c.provider_id.in_(providers))
+    prices, versions = (
+        _rewind_intervals(connection, table, moment, table.c.model_id.in_(models))
+        for table in (prices_table, model_versions_table)
+    )
+    _rewind_intervals(
+        connection,
+        provider_states_table,
+        moment,
+        provider_states_table.c.provider_id.in_(providers),
+    )
     availability = model_availability_table
+    ours = availability.c.model_id.in_(models)
     # Before the intervals change: a model touched by the rewind is available after it when
     # an interval began before the moment and had not ended by then.
     touched = select(availability.c.model_id).where(
-        (availability.c.valid_from >= moment) | (availability.c.valid_to >= moment)
+        ours, (availability.c.valid_from >= moment) | (availability.c.valid_to >= moment)
     )
     open_then = exists().where(
         availability.c.model_id == models_table.c.id,
@@ -64,37 +75,51 @@ def rewind(connection: Connection, moment: datetime) -> tuple[int, int]:
     connection.execute(
         update(models_table).where(models_table.c.id.in_(touched)).values(available=open_then)
     )
-    _rewind_intervals(connection, availability, moment, last_seen_at=None)
-    connection.execute(delete(models_table).where(models_table.c.first_seen_at >= moment))
+    _rewind_intervals(connection, availability, moment, ours, last_seen_at=None)
+    of_catalog = models_table.c.provider_id.in_(providers)
+    connection.execute(
+        delete(models_table).where(of_catalog, models_table.c.first_seen_at >= moment)
+    )
     connection.execute(
         update(models_table)
-        .where(models_table.c.source_hash_at >= moment)
+        .where(of_catalog, models_table.c.source_hash_at >= moment)
         .values(source_hash="", source_hash_at=None)
     )
-    connection.execute(delete(providers_table).where(providers_table.c.first_seen_at >= moment))
-    _restore_last_observed(connection, moment)
-    return deleted[1], deleted[0]  # _INTERVALS: prices, versions, provider states
+    connection.execute(
+        delete(providers_table).where(
+            providers_table.c.catalog_id == catalog_id, providers_table.c.first_seen_at >= moment
+        )
+    )
+    _restore_last_observed(connection, catalog_id, moment)
+    return versions, prices
 
 
-def _rewind_intervals(connection: Connection, table: Table, moment: datetime, **reset: Any) -> int:
+def _rewind_intervals(
+    connection: Connection, table: Table, moment: datetime, scope: Any, **reset: Any
+) -> int:
     # Deleting first: reopening a row whose successor still exists would give a model two
     # current rows, which the partial unique indexes forbid.
-    deleted = connection.execute(delete(table).where(table.c.valid_from >= moment)).rowcount
+    deleted = connection.execute(delete(table).where(scope, table.c.valid_from >= moment)).rowcount
     connection.execute(
-        update(table).where(table.c.valid_to >= moment).values(valid_to=None, **reset)
+        update(table).where(scope, table.c.valid_to >= moment).values(valid_to=None, **reset)
     )
     return int(deleted)
 
 
-def _restore_last_observed(connection: Connection, moment: datetime) -> None:
+def _restore_last_observed(connection: Connection, catalog_id: int, moment: datetime) -> None:
     """Each provider's last complete observation before ``moment``: the latest succeeded run
-    that said it is configured and did not hold it."""
-    missing = set(connection.execute(select(providers_table.c.name)).scalars())
+    of its catalog that said it is configured and did not hold it."""
+    of_catalog = providers_table.c.catalog_id == catalog_id
+    missing = set(connection.execute(select(providers_table.c.name).where(of_catalog)).scalars())
     found: dict[str, datetime | None] = dict.fromkeys(missing)
     runs = sync_runs_table
     query = (
         select(runs.c.observed_at, runs.c.providers, runs.c.held_providers)
-        .where(runs.c.status == "succeeded", runs.c.observed_at < moment)
+        .where(
+            runs.c.catalog_id == catalog_id,
+            runs.c.status == "succeeded",
+            runs.c.observed_at < moment,
+        )
         .order_by(runs.c.observed_at.desc())
         .limit(_PAGE)
     )
@@ -112,7 +137,7 @@ def _restore_last_observed(connection: Connection, moment: datetime) -> None:
     if found:
         connection.execute(
             update(providers_table)
-            .where(providers_table.c.name == bindparam("provider"))
+            .where(of_catalog, providers_table.c.name == bindparam("provider"))
             .values(last_observed_at=bindparam("seen")),
             [{"provider": name, "seen": seen} for name, seen in found.items()],
         )

@@ -14,6 +14,7 @@ from etl.db.engine import describe_error
 from etl.db.tables import RUN_COUNTS, sync_runs_table
 from etl.errors import DatabaseUnavailable, SyncBusy
 from etl.ingest.normalize import NORMALIZATION_VERSION
+from etl.store.catalogs import DEFAULT_CATALOG
 from etl.times import iso, utcnow
 
 
@@ -27,6 +28,8 @@ class SyncResult:
     ``skipped`` (another sync held the lock, or another replica claimed the tick)."""
     observed_at: datetime | None
     source: str | None
+    catalog: str = DEFAULT_CATALOG
+    """The catalog whose history the observation joined."""
     shape: str | None = None
     http_status: int | None = None
     attempts: int | None = None
@@ -74,14 +77,18 @@ def start_run(
     provider: str,
     observed_at: datetime,
     *,
+    catalog_id: int,
     tick_at: datetime | None = None,
 ) -> int:
-    """Record a new ``running`` run in a transaction of its own; its id.
+    """Record a new ``running`` run of catalog ``catalog_id`` in a transaction of its own;
+    its id.
 
-    ``tick_at``: the scheduled tick this run claims. The first run to claim a tick gets it;
+    ``tick_at``: the scheduled tick this run claims. The first run to claim a catalog's tick
+    gets it;
     any other is recorded ``skipped`` at once and :class:`TickClaimed` raised, so that one
     replica per tick contacts the upstream."""
     values: dict[str, Any] = {
+        "catalog_id": catalog_id,
         "source": source,
         "default_provider": provider,
         "observed_at": observed_at,
@@ -92,7 +99,7 @@ def start_run(
         try:
             return _insert_run(engine, status="running", tick_at=tick_at, **values)
         except IntegrityError:
-            claimant = _tick_claimant(engine, tick_at)
+            claimant = _tick_claimant(engine, catalog_id, tick_at)
             if claimant is None:
                 raise
         assert tick_at is not None  # only a claimed tick has a claimant
@@ -113,12 +120,14 @@ def _insert_run(engine: Engine, **values: Any) -> int:
     return run_id
 
 
-def _tick_claimant(engine: Engine, tick_at: datetime | None) -> int | None:
+def _tick_claimant(engine: Engine, catalog_id: int, tick_at: datetime | None) -> int | None:
     if tick_at is None:
         return None
     with engine.connect() as connection:
         claimant: int | None = connection.execute(
-            select(sync_runs_table.c.id).where(sync_runs_table.c.tick_at == tick_at)
+            select(sync_runs_table.c.id).where(
+                sync_runs_table.c.catalog_id == catalog_id, sync_runs_table.c.tick_at == tick_at
+            )
         ).scalar()
     return claimant
 
@@ -186,9 +195,11 @@ def _read_back(connection: Connection, result: SyncResult) -> None:
         result.warnings = [*result.warnings, f"the run had committed, though: {lost}"]
 
 
-def latest_run(connection: Connection, before: datetime | None = None) -> Row[Any] | None:
-    """The succeeded run with the latest observation time (before ``before``): the end of
-    the history (or the observation just before a time)."""
+def latest_run(
+    connection: Connection, catalog_id: int, before: datetime | None = None
+) -> Row[Any] | None:
+    """The succeeded run of catalog ``catalog_id`` with the latest observation time (before
+    ``before``): the end of its history (or the observation just before a time)."""
     query = (
         select(
             sync_runs_table.c.observed_at,
@@ -201,7 +212,11 @@ def latest_run(connection: Connection, before: datetime | None = None) -> Row[An
             sync_runs_table.c.warnings,
             sync_runs_table.c.held_providers,
         )
-        .where(sync_runs_table.c.status == "succeeded", sync_runs_table.c.observed_at.is_not(None))
+        .where(
+            sync_runs_table.c.catalog_id == catalog_id,
+            sync_runs_table.c.status == "succeeded",
+            sync_runs_table.c.observed_at.is_not(None),
+        )
         # The first run at a time is the one that applied it; a re-run there applied nothing.
         .order_by(sync_runs_table.c.observed_at.desc(), sync_runs_table.c.id)
         .limit(1)

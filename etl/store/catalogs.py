@@ -1,0 +1,64 @@
+"""Catalogs: the named sources a database holds the history of, each on its own.
+
+A database made before catalogs had names holds one, ``default``; a sync that names none
+belongs to it. A name is created by the first sync that uses it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from etl.db.tables import catalogs_table
+from etl.times import utcnow
+
+DEFAULT_CATALOG = "default"
+_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+
+
+def check_catalog_name(name: str) -> str:
+    """``name`` if it can name a catalog, else ValueError with a one-line reason."""
+    if not _NAME.fullmatch(name):
+        raise ValueError(
+            f"catalog name {name!r}: use 1 to 64 lowercase letters, digits, '.', '_' or '-',"
+            " starting with a letter or digit"
+        )
+    return name
+
+
+def ensure_catalog(engine: Engine, name: str) -> int:
+    """The id of catalog ``name``, created (in a transaction of its own) if new."""
+    check_catalog_name(name)
+    with engine.connect() as connection:
+        found = find_catalog(connection, name)
+    if found is not None:
+        return found
+    try:
+        with engine.begin() as connection:
+            created: int = connection.execute(
+                insert(catalogs_table)
+                .values(name=name, created_at=utcnow())
+                .returning(catalogs_table.c.id)
+            ).scalar_one()
+            return created
+    except IntegrityError:  # created meanwhile by another process
+        with engine.connect() as connection:
+            again = find_catalog(connection, name)
+        if again is None:
+            raise
+        return again
+
+
+def find_catalog(connection: Connection, name: str) -> int | None:
+    """The id of catalog ``name``; None when there is none by that name."""
+    found: int | None = connection.execute(
+        select(catalogs_table.c.id).where(catalogs_table.c.name == name)
+    ).scalar()
+    return found
+
+
+def catalog_names(connection: Connection) -> dict[int, str]:
+    """Every catalog's name by id."""
+    return dict(connection.execute(select(catalogs_table.c.id, catalogs_table.c.name)).all())
