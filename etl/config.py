@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import Field, dataclass, field, fields
 from datetime import timedelta
@@ -24,6 +25,10 @@ DEFAULT_MAX_FAILURES = 3
 """Failed runs in a row that make ``status`` unhealthy: one failure may be a passing
 outage; three in a row (a revoked key answering 401 at every tick) is not."""
 ENV_PREFIX = "CATALOG_ETL_"
+DEFAULT_CATALOG = "default"
+"""The catalog of a sync that names none, and of everything synced before catalogs had
+names."""
+_CATALOG_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 
 _TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
 _FALSE = frozenset({"0", "false", "f", "no", "n", "off"})
@@ -43,6 +48,16 @@ class SettingsError(ValueError):
     def from_flag(self) -> bool:
         """Whether the value came from a command-line option (a usage error)."""
         return bool(self.source and self.source.startswith("--"))
+
+
+def check_catalog_name(name: str) -> str:
+    """``name`` if it can name a catalog, else ValueError with a one-line reason."""
+    if not _CATALOG_NAME.fullmatch(name):
+        raise ValueError(
+            f"{name!r} cannot name a catalog: use 1 to 64 lowercase letters, digits, '.', '_'"
+            " or '-', starting with a letter or digit"
+        )
+    return name
 
 
 def setting(
@@ -78,6 +93,12 @@ class Settings:
         "SQLAlchemy URL of a SQLite or PostgreSQL database (postgresql:// uses psycopg 3).",
         metavar="URL",
         secret=True,  # it may carry a password
+    )
+    catalog: str = setting(
+        DEFAULT_CATALOG,
+        "The catalog a sync joins: each catalog (a gateway, a price map) has its own runs,"
+        " providers and history in the database.",
+        metavar="NAME",
     )
     source_url: str | None = setting(
         None, "Catalog URL, for syncs over HTTP.", flag="--url", metavar="URL"
@@ -194,6 +215,10 @@ class Settings:
         for ok, name, problem in checks:
             if not ok:
                 raise SettingsError(f"{name} {problem}", setting=name)
+        try:
+            check_catalog_name(self.catalog)
+        except ValueError as error:
+            raise SettingsError(f"catalog {error}", setting="catalog") from None
         for setting in fields(self):
             choices = setting.metadata.get("choices")
             if choices and getattr(self, setting.name) not in choices:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -12,10 +13,10 @@ import pytest
 from alembic import command
 from sqlalchemy import Engine, text
 
+from etl.config import check_catalog_name
 from etl.db.engine import make_engine
 from etl.ingest.match import match_key
 from etl.pipeline import sync_bytes
-from etl.store.catalogs import check_catalog_name
 from etl.store.migrate import alembic_config, schema_state, upgrade
 from tests.helpers import (
     DATA,
@@ -87,7 +88,9 @@ class TestNames:
     @pytest.mark.parametrize("name", ["", "Prod", "-x", "a b", "a/b", "x" * 65, "é"])
     def test_other_names_are_refused_in_one_line(self, name: str) -> None:
         """Anything else is refused with the rule, on one line."""
-        with pytest.raises(ValueError, match="lowercase letters") as error:
+        with pytest.raises(
+            ValueError, match="cannot name a catalog: use 1 to 64 lowercase letters"
+        ) as error:
             check_catalog_name(name)
         assert "\n" not in str(error.value)
 
@@ -232,3 +235,64 @@ def _downgrade(engine: Engine, revision: str) -> None:
             command.downgrade(config, revision)
     finally:
         migrating.dispose()
+
+
+class TestCommandLine:
+    def test_sync_and_backfill_take_a_catalog(self, database_url: str) -> None:
+        """`sync --catalog` and `backfill --catalog` (or CATALOG_ETL_CATALOG) put their runs in
+        that catalog, and say which; two OpenRouter captures in two catalogs are two
+        histories of the same models."""
+        from click.testing import CliRunner
+
+        from etl.cli import cli
+
+        daily = daily_files()[0]
+        runner = CliRunner()
+        common = ["--database-url", database_url, "--format", "json"]
+        synced = runner.invoke(
+            cli,
+            [
+                "sync",
+                "--file",
+                str(daily),
+                "--observed-at",
+                observed_at(daily).isoformat(),
+                "--catalog",
+                "gateway",
+                *common,
+            ],
+        )
+        assert synced.exit_code == 0, synced.output
+        assert json.loads(synced.stdout)["catalog"] == "gateway"
+        backfilled = runner.invoke(
+            cli, ["backfill", str(daily), *common], env={"CATALOG_ETL_CATALOG": "archive"}
+        )
+        assert backfilled.exit_code == 0, backfilled.output
+        engine = make_engine(database_url)
+        try:
+            gateway, archive = (catalog_history(engine, name) for name in ("gateway", "archive"))
+            default = catalog_history(engine, "default")
+        finally:
+            engine.dispose()
+        assert gateway["models"] and gateway["models"] == archive["models"]
+        assert default["models"] == []
+
+    def test_a_bad_name_is_a_usage_error(self, database_url: str) -> None:
+        """A name that cannot be a catalog stops the command before it touches the database,
+        with the rule on one line."""
+        from click.testing import CliRunner
+
+        from etl.cli import cli
+
+        result = CliRunner().invoke(
+            cli,
+            ["sync", "--file", "x.json", "--catalog", "Prod DB", "--database-url", database_url],
+        )
+        assert result.exit_code == 2
+        assert "--catalog 'Prod DB' cannot name a catalog" in result.stderr
+        engine = make_engine(database_url)
+        try:
+            with engine.connect() as connection:
+                assert connection.execute(text("SELECT count(*) FROM sync_runs")).scalar() == 0
+        finally:
+            engine.dispose()

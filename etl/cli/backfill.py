@@ -51,7 +51,7 @@ from etl.cli.common import (
     help="Apply snapshots even if a provider would lose more than --max-removed-share of its"
     " models.",
 )
-@setting_options("provider", "max_bytes")
+@setting_options("catalog", "provider", "max_bytes")
 @guard_options
 @database_option
 @format_option
@@ -99,6 +99,7 @@ def backfill(
         report = run_backfill(
             engine,
             snapshots,
+            catalog=settings.catalog,
             provider=settings.provider or DEFAULT_PROVIDER,
             strict=strict,
             max_removed_share=share,

@@ -188,6 +188,7 @@ def database_option(command: F) -> F:
 def source_options(command: F) -> F:
     """Where a catalog comes from and how patiently it is fetched (``sync``, ``serve``)."""
     return setting_options(
+        "catalog",
         "source_url",
         "api_token_file",
         "provider",

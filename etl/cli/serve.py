@@ -99,6 +99,7 @@ def serve(**flags: Any) -> None:
     )
     job = SyncJob(
         url=settings.source_url,
+        catalog=settings.catalog,
         token=token,
         fetch_settings=fetch_settings_from(settings),
         provider=settings.provider or DEFAULT_PROVIDER,

@@ -82,6 +82,7 @@ def sync(
     if (file is None) == (url is None):
         raise click.UsageError("give either --file PATH or --url URL (or CATALOG_ETL_SOURCE_URL)")
     options: dict[str, Any] = {
+        "catalog": settings.catalog,
         "observed_at": observed_at,
         "provider": settings.provider or DEFAULT_PROVIDER,
         "max_removed_share": None if allow_mass_removal else settings.max_removed_share,

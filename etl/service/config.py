@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from etl.config import DEFAULT_CATALOG
 from etl.ingest.fetch import FetchSettings, safe_url
 from etl.ingest.shapes import DEFAULT_PROVIDER
 from etl.notify.subscriptions import Subscription
@@ -27,6 +28,7 @@ class SyncJob:
 
     url: str
     token: str | None = field(default=None, repr=False)
+    catalog: str = DEFAULT_CATALOG
     fetch_settings: FetchSettings = field(default_factory=FetchSettings)
     provider: str = DEFAULT_PROVIDER
     max_removed_share: float | None = DEFAULT_MAX_REMOVED_SHARE

@@ -291,6 +291,7 @@ class Service:
         return sync_url(
             engine,
             job.url,
+            catalog=job.catalog,
             token=job.token,
             fetch_settings=job.fetch_settings,
             provider=job.provider,

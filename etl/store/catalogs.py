@@ -6,26 +6,13 @@ belongs to it. A name is created by the first sync that uses it.
 
 from __future__ import annotations
 
-import re
-
 from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from etl.config import DEFAULT_CATALOG as DEFAULT_CATALOG
+from etl.config import check_catalog_name
 from etl.db.tables import catalogs_table
 from etl.times import utcnow
-
-DEFAULT_CATALOG = "default"
-_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
-
-
-def check_catalog_name(name: str) -> str:
-    """``name`` if it can name a catalog, else ValueError with a one-line reason."""
-    if not _NAME.fullmatch(name):
-        raise ValueError(
-            f"catalog name {name!r}: use 1 to 64 lowercase letters, digits, '.', '_' or '-',"
-            " starting with a letter or digit"
-        )
-    return name
 
 
 def ensure_catalog(engine: Engine, name: str) -> int:
