@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -513,3 +514,44 @@ class TestReleases:
         out, _ = run("backfill", str(DATA / "litellm"), "--database-url", url, "--format", "json")
         assert json.loads(out)["applied"] == 6
         assert natural_history(other) == natural_history(engine)
+
+
+class TestProviderLeavingTheFile:
+    def _models(self, engine: Engine) -> dict[str, bool]:
+        with engine.connect() as connection:
+            rows = connection.execute(select(models_table.c.model, models_table.c.available))
+            return dict(rows.all())
+
+    def test_its_models_are_removed_and_rebuild_agrees(self, engine: Engine) -> None:
+        """The price map lists every provider of LiteLLM: a provider gone from a later
+        release has no models now, so its models are removed (and listed again when it
+        comes back); rebuilding from the archive, or merging the releases late, gives the
+        same history."""
+        from etl.pipeline import sync_bytes
+
+        both = price_map(entry("a-1", ', "input_cost_per_token": 1e-06'), entry("b-1", "", "beta"))
+        acme_only = price_map(entry("a-1", ', "input_cost_per_token": 1e-06'))
+        times = [datetime(2026, 1, day, tzinfo=UTC) for day in (1, 2, 3)]
+        first = sync_bytes(engine, both, observed_at=times[0])
+        gone = sync_bytes(engine, acme_only, observed_at=times[1])
+        assert (first.ok, gone.ok, gone.removed) == (True, True, 1)
+        assert gone.providers == {"acme": True, "beta": True}
+        assert self._models(engine) == {"a-1": True, "b-1": False}
+        back = sync_bytes(engine, both, observed_at=times[2])
+        assert back.returned == 1 and self._models(engine)["b-1"] is True
+        assert_invariants(engine)
+
+    def test_a_large_provider_leaving_is_held_by_the_guard(self, engine: Engine) -> None:
+        """A provider with many models vanishing from one release looks like an outage: the
+        mass-removal guard holds it, as for any provider losing most of its models."""
+        from etl.pipeline import sync_bytes
+
+        beta = [entry(f"b-{n}", "", "beta") for n in range(6)]
+        sync_bytes(
+            engine, price_map(entry("a-1", ""), *beta), observed_at=datetime(2026, 1, 1, tzinfo=UTC)
+        )
+        held = sync_bytes(
+            engine, price_map(entry("a-1", "")), observed_at=datetime(2026, 1, 2, tzinfo=UTC)
+        )
+        assert held.held_providers is not None and set(held.held_providers) == {"beta"}
+        assert all(self._models(engine).values())

@@ -18,9 +18,8 @@ A key written twice in the file keeps its last value, as with every JSON parser;
 warns once per such model when the copies differ, naming it, and once in all for models
 repeated with identical values (:func:`duplicate_warnings`).
 
-The file speaks for every provider it names: a model of such a provider that is gone from a
-later release is removed. (A provider that leaves the file altogether is not named, so its
-models are not removed; see README, "LiteLLM's price map".)
+The file speaks for every provider: a model gone from a later release is removed, and so are
+the models of a provider that leaves the file altogether (``RawCatalog.complete``).
 """
 
 from __future__ import annotations

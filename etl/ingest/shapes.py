@@ -53,8 +53,11 @@ class RawCatalog:
     records: list[RawRecord]
     providers: dict[str, bool] = field(default_factory=dict)
     """Every provider the payload speaks for, and whether it says it is configured.
-    The catalog is complete for these providers and silent about all others."""
+    The catalog is complete for these providers and silent about all others..."""
     warnings: list[str] = field(default_factory=list)
+    complete: bool = False
+    """...unless the payload lists its source's every provider (LiteLLM's price map): then a
+    provider its catalog held before and the payload does not name has no models now."""
 
 
 def detect(document: Any, *, default_provider: str = DEFAULT_PROVIDER) -> RawCatalog:
@@ -158,7 +161,7 @@ def _categorized(document: Mapping[str, Any]) -> RawCatalog:
 
 def _price_map(document: Mapping[str, Any]) -> RawCatalog:
     entries = split_entries(document)
-    catalog = RawCatalog(shape="litellm", records=[], warnings=entries.warnings)
+    catalog = RawCatalog(shape="litellm", records=[], warnings=entries.warnings, complete=True)
     for provider, wrapped in entries.models:
         catalog.providers[provider] = True
         catalog.records.append(RawRecord(provider, wrapped))

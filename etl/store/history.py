@@ -11,7 +11,7 @@ against, table by table.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sized
+from collections.abc import Callable, Iterable, Sized
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
@@ -63,6 +63,8 @@ class Outcome:
     counts: LoadCounts
     warnings: list[str]
     held: dict[str, str] = field(default_factory=dict)
+    providers: dict[str, bool] | None = None
+    """What the run records it spoke for, when the observation was applied."""
 
     @property
     def error(self) -> str | None:
@@ -82,12 +84,13 @@ class Replayed:
     """Per run id."""
 
 
-def outcome_of(applied: Applied, providers: Collection[str]) -> Outcome:
+def outcome_of(applied: Applied) -> Outcome:
     """A run's outcome: ``held`` when the guard held every provider the catalog spoke for
     (nothing applied), else ``succeeded``, with what was held."""
-    if applied.held and set(providers) <= set(applied.held):
-        return Outcome("held", LoadCounts(), applied.catalog.warnings, applied.held)
-    return Outcome("succeeded", applied.counts, applied.catalog.warnings, applied.held)
+    warnings, held, providers = applied.catalog.warnings, applied.held, applied.providers
+    if held and set(providers) <= set(held):
+        return Outcome("held", LoadCounts(), warnings, held, providers)
+    return Outcome("succeeded", applied.counts, warnings, held, providers)
 
 
 def recorded(
@@ -195,12 +198,12 @@ def replay(
             guard=guard if observation.source is not None else None,
             hold=observation.held,
         )
-        outcome = outcome_of(applied, catalog.providers)
+        outcome = outcome_of(applied)
         report.versions_written += applied.counts.versions_written
         report.price_rows_written += applied.price_rows
         report.observations += outcome.status == "succeeded"
         report.outcomes[observation.run_id] = outcome
-        _close_run(connection, observation.run_id, catalog.providers, outcome)
+        _close_run(connection, observation.run_id, applied.providers, outcome)
         # Freed before the next one is read: memory stays that of one catalog.
         observation.catalog = None
         del catalog

@@ -10,7 +10,7 @@ commits: the caller's transaction makes the whole sync apply completely or not a
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -72,6 +72,9 @@ class Applied:
     """The normalized catalog, with its warnings."""
     held: dict[str, str]
     """Providers kept as they were, each with the reason (see :mod:`etl.store.guard`)."""
+    providers: dict[str, bool]
+    """The providers the payload spoke for (held ones included), and whether each is
+    configured: the run records them."""
     price_rows: int = 0
     """Price rows opened (a price change closes one and opens another)."""
 
@@ -101,6 +104,8 @@ def apply_catalog(
     is freed before the rows are written (a third less peak memory on a large first load);
     only for a caller that holds no other reference to the parsed document.
     """
+    if raw.complete:
+        raw = _naming_absent_providers(connection, raw, catalog_id)
     provider_ids = ensure_names(
         connection,
         providers_table,
@@ -141,7 +146,19 @@ def apply_catalog(
         versions_written=len(changes.versions),
         price_changes=changes.price_changes,
     )
-    return Applied(counts, catalog, held, len(changes.prices))
+    return Applied(counts, catalog, held, raw.providers, len(changes.prices))
+
+
+def _naming_absent_providers(
+    connection: Connection, raw: RawCatalog, catalog_id: int
+) -> RawCatalog:
+    """A payload that lists every provider of its source, with the providers its catalog
+    held before and it no longer names, as configured and empty: their models are gone."""
+    known = connection.execute(
+        select(providers_table.c.name).where(providers_table.c.catalog_id == catalog_id)
+    ).scalars()
+    absent = {name: True for name in known if name not in raw.providers}
+    return replace(raw, providers={**raw.providers, **absent}) if absent else raw
 
 
 def _without(

@@ -51,6 +51,7 @@ def observe(
         result.shape, result.providers = catalog.shape, catalog.providers
         outcome = _apply(connection, raw, catalog, result, latest, guard, provider, catalog_id)
     result.status = outcome.status
+    result.providers = outcome.providers or result.providers
     result.warnings = outcome.warnings
     result.held_providers = outcome.held or None
     result.error = outcome.error
@@ -113,7 +114,9 @@ def _apply(
             # Nothing changes between the observation before and this one: only the sighting.
             seen_before(connection, catalog_id, _complete(previous), observed_at)
             counts = LoadCounts(models_seen=previous.models_seen)
-            return Outcome("succeeded", counts, list(previous.warnings))
+            return Outcome(
+                "succeeded", counts, list(previous.warnings), providers=previous.providers
+            )
         new = Observation(result.run_id, catalog_id, observed_at, sha256, provider, catalog, "sync")
         return merge(connection, catalog_id, [new], guard=guard).outcomes[result.run_id]
     applied = apply_catalog(
@@ -125,7 +128,7 @@ def _apply(
         guard=guard,
         consume=True,
     )
-    return outcome_of(applied, catalog.providers)
+    return outcome_of(applied)
 
 
 def _applied_at(connection: Connection, catalog_id: int, result: SyncResult) -> bool:
