@@ -98,7 +98,7 @@ def backfill(
         (_in_time(snapshot, max_clock_skew) for snapshot in snapshots),
         key=lambda s: (s.observed_at is None, s.observed_at, s.source),
     )
-    with collector_paused(), sync_transaction(engine) as connection:
+    with collector_paused(), sync_transaction(engine, catalog=catalog) as connection:
         known: dict[datetime, str | None] = {
             observed_at: sha256
             for observed_at, sha256 in connection.execute(

@@ -216,7 +216,10 @@ def _obtain_and_apply(
     result.bytes = len(obtained.raw)
     result.payload_sha256 = hashlib.sha256(obtained.raw).hexdigest()
     lock_timeout = options.get("lock_timeout", 0.0)
-    with collector_paused(), sync_transaction(engine, wait=lock_timeout) as connection:
+    with (
+        collector_paused(),
+        sync_transaction(engine, wait=lock_timeout, catalog=result.catalog) as connection,
+    ):
         observe(
             connection, obtained.raw, result, provider=provider, guard=guard, catalog_id=catalog_id
         )
