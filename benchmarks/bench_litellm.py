@@ -1,6 +1,7 @@
 """`catalog-etl backfill --git` of six real LiteLLM releases, on SQLite and PostgreSQL.
 
     python benchmarks/bench_litellm.py [--repeat 3] [--source DIR] [--postgres-url URL]
+                                       [--between N]
 
 Builds a temporary git repository that commits LiteLLM's `model_prices_and_context_window.json`
 six times, once per release of ../shared/catalogs/litellm (1.0.0 to 1.110.2, 19 KB to 3.5 MB,
@@ -11,6 +12,11 @@ file; a private PostgreSQL schema, dropped after) and one `catalog-etl backfill 
 Reports the median and range of those times, the snapshots applied, the rows written per table,
 the archive's size, and as a floor the time to parse, detect and normalize the six releases in
 this process without a database (and `json.loads` of them alone).
+
+LiteLLM's real git history commits the file several times a week. `--between N` stands in for
+it: between each two releases it commits N more versions of the file, evenly spaced in time,
+the i-th holding the earlier release with the first i/(N+1) of the later release's entries
+(new, changed or gone) already applied. `--between 90` makes 456 commits over three years.
 
 Without --allow-mass-removal the guard holds providers at 1.77.7, 1.83.8 and 1.110.2 (releases
 months apart remove many models per provider): the benchmark measures the history as applied.
@@ -31,6 +37,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import func, select, text
@@ -51,19 +58,45 @@ FILE = "model_prices_and_context_window.json"
 TABLES = ("models", "model_versions", "prices", "model_availability", "capability_sets")
 
 
-def make_repository(releases: list[Path], folder: Path) -> Path:
-    """A git repository committing each release's bytes at its observation time."""
+def make_repository(releases: list[Path], folder: Path, between: int = 0) -> Path:
+    """A git repository committing each release's bytes at its observation time, and
+    ``between`` intermediate versions between each two releases."""
     repo = folder / "litellm"
     repo.mkdir()
     git = ["git", "-C", str(repo), "-c", "user.name=bench", "-c", "user.email=bench@example.com"]
     subprocess.run([*git, "init", "-q"], check=True)
-    for release in releases:
-        (repo / FILE).write_bytes(gzip.decompress(release.read_bytes()))
-        when = parse_time(release.name.split(".")[0]).isoformat()
-        env = {**os.environ, "GIT_COMMITTER_DATE": when, "GIT_AUTHOR_DATE": when}
+
+    def commit(raw: bytes, when: datetime, message: str) -> None:
+        (repo / FILE).write_bytes(raw)
+        env = {**os.environ, "GIT_COMMITTER_DATE": when.isoformat()}
+        env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"]
         subprocess.run([*git, "add", FILE], check=True)
-        subprocess.run([*git, "commit", "-q", "-m", release.name], check=True, env=env)
+        subprocess.run([*git, "commit", "-q", "-m", message], check=True, env=env)
+
+    previous: tuple[datetime, bytes] | None = None
+    for release in releases:
+        raw = gzip.decompress(release.read_bytes())
+        when = parse_time(release.name.split(".")[0])
+        if previous is not None:
+            for step, (moment, version) in enumerate(_between(*previous, when, raw, between)):
+                commit(version, moment, f"{release.name} step {step + 1}")
+        commit(raw, when, release.name)
+        previous = (when, raw)
     return repo
+
+
+def _between(
+    since: datetime, old: bytes, until: datetime, new: bytes, count: int
+) -> Iterator[tuple[datetime, bytes]]:
+    """``count`` versions on the way from ``old`` to ``new``, evenly spaced in time."""
+    before, after = json.loads(old), json.loads(new)
+    keys = list(dict.fromkeys([*after, *before]))
+    for step in range(1, count + 1):
+        done = set(keys[: len(keys) * step // (count + 1)])
+        version = {k: v for k, v in before.items() if k not in done}
+        version.update({k: after[k] for k in keys if k in done and k in after})
+        moment = since + (until - since) * step / (count + 1)
+        yield moment, json.dumps(version, indent=4).encode()
 
 
 @contextmanager
@@ -145,6 +178,7 @@ def main() -> None:
     parser.add_argument("--source", type=Path, default=SOURCE)
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), action="append")
+    parser.add_argument("--between", type=int, default=0, metavar="N")
     options = parser.parse_args()
     releases = sorted(options.source.glob("*.json.gz"))
     if len(releases) != 6:
@@ -153,9 +187,10 @@ def main() -> None:
 
     folder = Path(tempfile.mkdtemp(prefix="bench-litellm-"))
     try:
-        repo = make_repository(releases, folder)
+        repo = make_repository(releases, folder, options.between)
         normalize, parse = parse_floor(releases)
-        print(f"Python {sys.version.split()[0]}; {len(releases)} commits; {options.repeat} runs")
+        commits = len(releases) + options.between * (len(releases) - 1)
+        print(f"Python {sys.version.split()[0]}; {commits} commits; {options.repeat} runs")
         print(f"floor: parse + detect + normalize {normalize:.3f} s, json.loads {parse:.3f} s\n")
         print("| backend | median s | min-max s | applied | " + " | ".join(TABLES) + " | archive |")
         print("|---|---:|---:|---:|" + "---:|" * (len(TABLES) + 1))
