@@ -20,6 +20,7 @@ COMMANDS = {
     "prices": "reports",
     "report": "reports",
     "chart": "reports",
+    "compare": "compare",
     "db": "db",
     "backfill": "backfill",
     "rebuild": "backfill",
