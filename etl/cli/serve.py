@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import click
@@ -12,7 +13,6 @@ from etl.cli.common import (
     EXIT_FAILED,
     database,
     database_option,
-    fetch_settings_from,
     format_option,
     guard_options,
     handle_errors,
@@ -21,7 +21,6 @@ from etl.cli.common import (
     setting_options,
     settings_from,
     source_options,
-    subscriptions_from,
 )
 from etl.config import DEFAULT_MAX_FAILURES
 
@@ -46,6 +45,16 @@ DURATION = DurationParam()
 
 
 @click.command()
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Serve every catalog of this TOML file, each with its URL, token source, schedule and"
+    " options (see the README). The options that describe one catalog (--url, --catalog,"
+    " --every, --cron, --timeout...) then belong in the file; the service's own (database,"
+    " metrics, logs, --grace-period, --migrate, --run-now) stay options.",
+)
 @setting_options(
     "every",
     "cron",
@@ -64,8 +73,9 @@ DURATION = DurationParam()
 @source_options
 @database_option
 @handle_errors
-def serve(**flags: Any) -> None:
-    """Sync the catalog on a schedule until stopped (SIGTERM or SIGINT: exit 0).
+def serve(config_file: Path | None, **flags: Any) -> None:
+    """Sync the catalog on a schedule until stopped (SIGTERM or SIGINT: exit 0); with
+    --config, every catalog of the file, each on its own schedule.
 
     Several replicas (and cron-launched syncs) may share one database: one sync applies at a
     time and the others record a `skipped` run. The database must be at the latest schema
@@ -79,58 +89,77 @@ def serve(**flags: Any) -> None:
     Examples:
         catalog-etl serve --every 1h --url https://openrouter.ai/api/v1/models
         catalog-etl serve --cron "17 * * * *" --jitter 2m --run-now --log-format json
+        catalog-etl serve --config catalog-etl.toml --migrate --metrics-port 9108
     """
-    from etl.db.engine import parse_url
-    from etl.ingest.shapes import DEFAULT_PROVIDER
-    from etl.reports.feed import database_feed
-    from etl.service.logs import configure_logging
-    from etl.service.metrics import Metrics
-    from etl.service.scheduler import Service, ServiceConfig, SyncJob
+    import logging
 
+    from etl.cli.serve_jobs import file_catalogs, ignored_variables, refuse_catalog_flags
+    from etl.reports.feed import database_feed
+    from etl.service.metrics import Metrics
+    from etl.service.scheduler import Service, ServiceConfig
+
+    if config_file is not None:
+        refuse_catalog_flags(flags)
     settings = settings_from(**flags)
-    schedule = _schedule(settings, every_flag=flags["every"], cron_flag=flags["cron"])
-    if not settings.source_url:
-        raise click.UsageError("give the catalog's URL: --url URL (or CATALOG_ETL_SOURCE_URL)")
-    token = settings.token()
-    configure_logging(
-        settings.log_format,
-        settings.log_level,
-        secrets=(token, parse_url(settings.database_url).password),
-    )
-    job = SyncJob(
-        url=settings.source_url,
-        catalog=settings.catalog,
-        token=token,
-        fetch_settings=fetch_settings_from(settings),
-        provider=settings.provider or DEFAULT_PROVIDER,
-        max_removed_share=settings.max_removed_share,
-        mass_removal_floor=settings.mass_removal_floor,
-        max_clock_skew=settings.max_clock_skew,
-        subscriptions=subscriptions_from(settings),
-    )
+    token_variables: set[str] = set()
+    if config_file is not None:
+        catalogs, token_variables = file_catalogs(config_file)
+        served: dict[str, Any] = {"catalogs": catalogs}
+    else:
+        served = _one_catalog(settings, flags)
     config = ServiceConfig(
         database_url=settings.database_url,
-        schedule=schedule,
-        job=job,
+        **served,
         run_now=settings.run_now,
         migrate=settings.migrate,
         grace_period=settings.grace_period.total_seconds(),
-        # The metrics server also publishes the Atom feed of recent changes at /feed.xml.
-        metrics=Metrics(feed=database_feed(settings.database_url))
-        if settings.metrics_port is not None
-        else None,
         metrics_port=settings.metrics_port,
         metrics_address=settings.metrics_address,
     )
+    if settings.metrics_port is not None:
+        # The metrics server also publishes the Atom feed of recent changes at /feed.xml.
+        names = [entry.name for entry in config.jobs] if config.named else []
+        config.metrics = Metrics(feed=database_feed(settings.database_url), catalogs=names)
+    _start_logging(settings, config)
+    if config_file is not None and (ignored := ignored_variables(settings, token_variables)):
+        logging.getLogger("etl.serve").warning(
+            "%s not read: with --config each catalog's settings come from %s",
+            ", ".join(ignored),
+            config_file,
+            extra={"fields": {"event": "ignored_variables", "variables": ignored}},
+        )
     sys.exit(_run_service(Service(config)))
+
+
+def _start_logging(settings: Any, config: Any) -> None:
+    """Log as the settings say, every catalog's token and the database password masked."""
+    from etl.db.engine import parse_url
+    from etl.service.logs import configure_logging
+
+    configure_logging(
+        settings.log_format,
+        settings.log_level,
+        secrets=(
+            *(entry.job.token for entry in config.jobs),
+            parse_url(settings.database_url).password,
+        ),
+    )
+
+
+def _one_catalog(settings: Any, flags: dict[str, Any]) -> dict[str, Any]:
+    """The schedule and job of the one catalog the options describe."""
+    from etl.cli.serve_jobs import sync_job
+
+    schedule = _schedule(settings, every_flag=flags["every"], cron_flag=flags["cron"])
+    if not settings.source_url:
+        raise click.UsageError("give the catalog's URL: --url URL (or CATALOG_ETL_SOURCE_URL)")
+    return {"schedule": schedule, "job": sync_job(settings, settings.token())}
 
 
 def _schedule(settings: Any, *, every_flag: str | None, cron_flag: str | None) -> Any:
     """The schedule the settings describe: exactly one of --every and --cron, where a flag
     wins over the other one's variable (two flags, or two variables, conflict)."""
-    from etl.service.schedules import ScheduleError, parse_timezone
-    from etl.service.schedules import cron as cron_schedule
-    from etl.service.schedules import every as every_schedule
+    from etl.service.schedules import ScheduleError, parse_timezone, schedule_of
 
     every, cron = settings.every, settings.cron
     if every is not None and cron is not None and (every_flag is None) != (cron_flag is None):
@@ -141,10 +170,12 @@ def _schedule(settings: Any, *, every_flag: str | None, cron_flag: str | None) -
             " (or CATALOG_ETL_EVERY / CATALOG_ETL_CRON)"
         )
     try:
-        zone = parse_timezone(settings.timezone)
-        if every is not None:
-            return every_schedule(every, jitter=settings.jitter, timezone=zone)
-        return cron_schedule(cron or "", jitter=settings.jitter, timezone=zone)
+        return schedule_of(
+            every_interval=every,
+            cron_expression=cron,
+            timezone=parse_timezone(settings.timezone),
+            jitter=settings.jitter,
+        )
     except ScheduleError as error:
         raise click.UsageError(str(error)) from None
 

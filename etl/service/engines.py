@@ -126,3 +126,20 @@ def interruptible(engine: Engine, interrupt: threading.Event, reason: str) -> No
             raise SyncInterrupted(reason)
 
     event.listen(engine, "before_cursor_execute", before_cursor_execute)
+
+
+def track_writes(engine: Engine, writing: threading.Event) -> None:
+    """Keep ``writing`` set while a write transaction on ``engine`` is open (the one a sync
+    applies in, which on SQLite holds the database's write lock from its start)."""
+
+    def begin(connection: Connection) -> None:
+        if connection.get_execution_options().get("sqlite_immediate"):
+            writing.set()
+
+    def end(connection: Connection) -> None:
+        if connection.get_execution_options().get("sqlite_immediate"):
+            writing.clear()
+
+    event.listen(engine, "begin", begin)
+    event.listen(engine, "commit", end)
+    event.listen(engine, "rollback", end)

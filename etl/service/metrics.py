@@ -10,6 +10,10 @@ Two kinds of numbers, on purpose:
   ``catalog_etl_sync_duration_seconds`` and ``catalog_etl_price_changes_total`` (counters
   restart at 0 with the process, as Prometheus expects).
 
+A service of several catalogs (``serve --config``) labels every one of these with
+``catalog``, and reads the database's numbers per catalog: a catalog that keeps failing shows
+as stale even while another one succeeds. ``serve --url`` keeps its unlabelled series.
+
 Each :class:`Metrics` has its own registry, so tests and several services in one process
 never collide.
 
@@ -26,7 +30,7 @@ import hashlib
 import logging
 import socket
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from socketserver import ThreadingMixIn
 from typing import Any
@@ -48,55 +52,105 @@ class Metrics:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     feed: Callable[[], bytes] | None = None
     """Makes the Atom feed ``/feed.xml`` answers with (see the module); None: no feed."""
+    catalogs: Sequence[str] = ()
+    """The catalogs named by a ``catalog`` label (see the module); none: no such label."""
 
     def __post_init__(self) -> None:
         registry = self.registry
+        by = ["catalog"] if self.catalogs else []
         self.last_success = Gauge(
             "catalog_etl_last_success_timestamp_seconds",
             "Unix time when the latest successful sync (by any process) finished; 0 if none.",
+            by,
             registry=registry,
         )
         self.last_run = Gauge(
             "catalog_etl_last_run_timestamp_seconds",
             "Unix time when this process's latest sync attempt ended.",
+            by,
             registry=registry,
         )
         self.duration = Histogram(
             "catalog_etl_sync_duration_seconds",
             "Duration of this process's sync attempts, fetch included.",
+            by,
             buckets=DURATION_BUCKETS,
             registry=registry,
         )
         self.runs = Counter(
             "catalog_etl_sync_runs",
             "Sync attempts of this process, by final status (failed includes unrecorded ones).",
-            ["status"],
+            [*by, "status"],
             registry=registry,
         )
-        for status in RUN_STATUSES:
-            self.runs.labels(status=status)
         self.models_available = Gauge(
             "catalog_etl_models_available",
             "Models available now, according to the database.",
+            by,
             registry=registry,
         )
         self.price_changes = Counter(
             "catalog_etl_price_changes",
             "Price changes written by this process's syncs.",
+            by,
             registry=registry,
         )
+        # Every series exists from the start, at 0: an alert needs no first event.
+        for labels in self._every_catalog():
+            for status in RUN_STATUSES:
+                self.runs.labels(**labels, status=status)
+            if labels:
+                for metric in self._per_catalog():
+                    metric.labels(**labels)
 
-    def observe_run(self, status: str, duration: float, price_changes: int, ended: float) -> None:
-        """Count one sync attempt of this process (``ended``: Unix time)."""
-        self.runs.labels(status=status).inc()
-        self.duration.observe(duration)
-        self.price_changes.inc(price_changes)
-        self.last_run.set(ended)
+    def observe_run(
+        self,
+        status: str,
+        duration: float,
+        price_changes: int,
+        ended: float,
+        *,
+        catalog: str | None = None,
+    ) -> None:
+        """Count one sync attempt of this process (``ended``: Unix time) of ``catalog``
+        (labelled when the metrics are by catalog)."""
+        labels = self._labels(catalog)
+        self.runs.labels(**labels, status=status).inc()
+        self._series(self.duration, labels).observe(duration)
+        self._series(self.price_changes, labels).inc(price_changes)
+        self._series(self.last_run, labels).set(ended)
 
-    def observe_database(self, last_success: float | None, models_available: int) -> None:
-        """What the database says now (``last_success``: Unix time, None if never)."""
-        self.last_success.set(last_success or 0)
-        self.models_available.set(models_available)
+    def observe_database(
+        self, last_success: float | None, models_available: int, *, catalog: str | None = None
+    ) -> None:
+        """What the database says now (``last_success``: Unix time, None if never), about
+        ``catalog`` (labelled when the metrics are by catalog)."""
+        labels = self._labels(catalog)
+        self._series(self.last_success, labels).set(last_success or 0)
+        self._series(self.models_available, labels).set(models_available)
+
+    def _per_catalog(self) -> tuple[Any, ...]:
+        return (
+            self.last_success,
+            self.last_run,
+            self.duration,
+            self.models_available,
+            self.price_changes,
+        )
+
+    def _every_catalog(self) -> list[dict[str, str]]:
+        return [{"catalog": name} for name in self.catalogs] or [{}]
+
+    def _labels(self, catalog: str | None) -> dict[str, str]:
+        if not self.catalogs:
+            return {}
+        if catalog is None:
+            raise ValueError("these metrics are by catalog: name the catalog")
+        return {"catalog": catalog}
+
+    @staticmethod
+    def _series(metric: Any, labels: dict[str, str]) -> Any:
+        return metric.labels(**labels) if labels else metric
 
     def exposition(self) -> bytes:
         """The metrics in Prometheus' text format, as the HTTP endpoint serves them."""

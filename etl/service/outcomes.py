@@ -1,4 +1,7 @@
-"""How each tick's outcome is logged: one line for people, with the run's fields for JSON."""
+"""How each tick's outcome is logged: one line for people, with the run's fields for JSON.
+
+Every line's fields name the catalog; the line for people starts with it (``insforge: run 42
+succeeded ...``) when the service runs catalogs by name (``named``)."""
 
 from __future__ import annotations
 
@@ -32,9 +35,9 @@ _RESULT_FIELDS = (
 )
 
 
-def log_result(result: SyncResult, duration: float) -> None:
+def log_result(result: SyncResult, duration: float, *, named: bool = False) -> None:
     """A recorded run: succeeded with its counts, or held, skipped or failed with the reason."""
-    fields: dict[str, Any] = {"event": "sync", "recorded": True}
+    fields: dict[str, Any] = {"event": "sync", "catalog": result.catalog, "recorded": True}
     fields.update({name: getattr(result, name) for name in _RESULT_FIELDS})
     fields["observed_at"] = iso(result.observed_at) if result.observed_at else None
     fields["duration_seconds"] = round(duration, 3)
@@ -57,18 +60,21 @@ def log_result(result: SyncResult, duration: float) -> None:
     level = _STATUS_LEVELS[result.status]
     if result.held_providers:
         level = max(level, logging.WARNING)
-    logger.log(level, "%s", message, extra={"fields": fields})
+    prefix = f"{result.catalog}: " if named else ""
+    logger.log(level, "%s%s", prefix, message, extra={"fields": fields})
 
 
-def log_unrecorded(error: str, duration: float) -> None:
+def log_unrecorded(error: str, duration: float, *, catalog: str, named: bool = False) -> None:
     """A tick that failed before its run could be recorded (the database is down)."""
     logger.error(
-        "sync failed in %.2f s and could not be recorded: %s; serve keeps running",
+        "%ssync failed in %.2f s and could not be recorded: %s; serve keeps running",
+        f"{catalog}: " if named else "",
         duration,
         error,
         extra={
             "fields": {
                 "event": "sync",
+                "catalog": catalog,
                 "recorded": False,
                 "run_id": None,
                 "status": "failed",

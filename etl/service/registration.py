@@ -13,8 +13,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from etl.db.engine import describe_error
 from etl.db.tables import services_table
+from etl.service.database_facts import observe_database
 from etl.service.metrics import Metrics
-from etl.service.status import last_success_at, models_available
 from etl.times import utcnow
 
 logger = logging.getLogger("etl.serve")
@@ -63,10 +63,7 @@ class Registration:
                         .values(**values)
                     )
                 if metrics is not None:
-                    success = last_success_at(connection)
-                    metrics.observe_database(
-                        success.timestamp() if success else None, models_available(connection)
-                    )
+                    observe_database(connection, metrics)
         except SQLAlchemyError as error:
             if not self._failing:
                 logger.warning(

@@ -233,3 +233,18 @@ def cron(expression: str, *, jitter: timedelta | None = None, timezone: tzinfo =
         description += f", jitter {format_duration(timedelta(seconds=spread))}"
     trigger = cron_trigger(expression, timezone=timezone, jitter=spread) if spread else plain
     return Schedule(trigger, description, period, timezone, plain, spread or 0.0)
+
+
+def schedule_of(
+    *,
+    every_interval: timedelta | None,
+    cron_expression: str | None,
+    timezone: tzinfo = UTC,
+    jitter: timedelta | None = None,
+) -> Schedule:
+    """The schedule of exactly one of ``every_interval`` and ``cron_expression``."""
+    if (every_interval is None) == (cron_expression is None):
+        raise ScheduleError("give the schedule: either every DURATION or cron EXPR")
+    if every_interval is not None:
+        return every(every_interval, jitter=jitter, timezone=timezone)
+    return cron(cron_expression or "", jitter=jitter, timezone=timezone)
