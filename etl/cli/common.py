@@ -160,10 +160,13 @@ def handle_errors(command: F) -> F:
         from etl.config import SettingsError
         from etl.db.engine import DatabaseURLError
         from etl.errors import SyncError
+        from etl.read.catalogs import UnknownCatalog
         from etl.store.migrate import DatabaseMissing, DatabaseUnreachable, SchemaOutOfDate
 
         try:
             return command(*args, **kwargs)
+        except UnknownCatalog as error:  # a --catalog the database lacks: a usage error
+            raise click.UsageError(f"--catalog: {error}") from None
         except SQLAlchemyError as error:
             from etl.db.engine import describe_error
 
@@ -216,6 +219,26 @@ def subscriptions_from(settings: Settings) -> list[Subscription]:
 def guard_options(command: F) -> F:
     """When an observation is refused or a provider held (``sync``, ``serve``, ``backfill``)."""
     return setting_options("max_removed_share", "mass_removal_floor", "max_clock_skew")(command)
+
+
+def catalog_option(*, repeatable: bool = True) -> Callable[[F], F]:
+    """``--catalog NAME`` on a command that reads: only that catalog (``catalogs``, a tuple,
+    when ``repeatable``; else ``catalog``). A filter, unlike ``sync``'s ``--catalog``
+    setting: it takes no environment variable, since a report narrowed by a variable set
+    for syncs would silently leave the other catalogs out."""
+    help_text = (
+        "Only this catalog (as `sync --catalog` named it); repeatable. Default: every"
+        " catalog, each row naming its own when the database holds several."
+        if repeatable
+        else "The catalog (as `sync --catalog` named it), when the database holds several."
+    )
+    return click.option(
+        "--catalog",
+        "catalogs" if repeatable else "catalog",
+        multiple=repeatable,
+        metavar="NAME",
+        help=help_text,
+    )
 
 
 def format_option(command: F) -> F:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from etl.cli.common import TIME, database, database_option, fail, handle_errors
+from etl.cli.common import TIME, catalog_option, database, database_option, fail, handle_errors
 from etl.reports.safe_text import visible
 
 
@@ -42,6 +42,7 @@ from etl.reports.safe_text import visible
     help="The feed's id, an absolute URI such as tag:example.com,2026:models; every entry's"
     " id starts with it.  [default: tag:catalog-etl,2025:changes]",
 )
+@catalog_option()
 @database_option
 @handle_errors
 def feed(
@@ -50,11 +51,13 @@ def feed(
     out: Path,
     title: str | None,
     feed_id: str | None,
+    catalogs: tuple[str, ...],
     database_url: str | None,
 ) -> None:
     """Write an Atom feed of recent changes: one entry per sync that changed the catalog
     (models added, removed or returned, price changes per 1M tokens, capability and other
-    changes), with ids that stay the same from one generation to the next.
+    changes), with ids that stay the same from one generation to the next. Over several
+    catalogs, each entry's title starts with its catalog.
 
     \b
     Example:
@@ -69,12 +72,13 @@ def feed(
     if title is not None and not title.strip():
         raise click.BadParameter("the title is empty", param_hint="--title")
     with database(database_url) as engine:
-        runs, updated = feeds.collect(engine, since, limit)
+        found = feeds.collect(engine, since, limit, catalogs)
     document = feeds.render(
-        runs,
+        found.runs,
         title=title or feeds.DEFAULT_TITLE,
         feed_id=feed_id or feeds.DEFAULT_ID,
-        updated=updated,
+        updated=found.updated,
+        named=found.named,
     )
     if str(out) == "-":
         click.echo(document, nl=False)  # bytes go out as they are
@@ -83,7 +87,7 @@ def feed(
         _replace(out, document)
     except OSError as error:
         fail(f"cannot write {out}: {error.strerror or error}")
-    click.echo(visible(f"wrote {out} ({len(runs)} entries)"))
+    click.echo(visible(f"wrote {out} ({len(found.runs)} entries)"))
 
 
 def _replace(path: Path, document: bytes) -> None:

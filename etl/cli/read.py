@@ -8,6 +8,7 @@ import click
 
 from etl.cli.common import (
     TIME,
+    catalog_option,
     database,
     database_option,
     format_option,
@@ -26,16 +27,21 @@ from etl.cli.reports import (
 
 @click.command()
 @click.option("--as-of", type=TIME, default="now", help="Show the catalog as of this time.")
+@catalog_option()
 @database_option
 @format_option
 @handle_errors
-def models(as_of: datetime, database_url: str | None, output_format: str) -> None:
-    """List the models available as of a time (the latest observation at or before it)."""
+def models(
+    as_of: datetime, catalogs: tuple[str, ...], database_url: str | None, output_format: str
+) -> None:
+    """List the models available as of a time (the latest observation at or before it, of
+    each catalog)."""
+    from etl.read.catalogs import catalog_scope
     from etl.read.queries import models_report
     from etl.reports import terminal
 
     with database(database_url) as engine, engine.connect() as connection:
-        report = models_report(connection, as_of)
+        report = models_report(connection, as_of, catalog_scope(connection, catalogs))
     (terminal.print_json if output_format == "json" else terminal.models)(make_console(), report)
 
 
@@ -57,6 +63,7 @@ def models(as_of: datetime, database_url: str | None, output_format: str) -> Non
     help="List every observed change in the window with its time, not the net difference.",
 )
 @noise_option
+@catalog_option()
 @database_option
 @formats_option(*ALL_FORMATS)
 @handle_errors
@@ -70,6 +77,7 @@ def diff(
     sort: str | None,
     events: bool,
     include_noise: bool,
+    catalogs: tuple[str, ...],
     database_url: str | None,
     output_format: str,
 ) -> None:
@@ -83,6 +91,7 @@ def diff(
         catalog-etl diff --since 30d --events --format csv > changes.csv
     """
     from etl.cli.reports import write_output
+    from etl.read.catalogs import catalog_scope
     from etl.read.change_events import change_events
     from etl.read.net_changes import net_changes
     from etl.reports import csv_out
@@ -92,7 +101,10 @@ def diff(
     filters = make_filters(vendor, model, category, component)
     query = change_events if events else net_changes
     with database(database_url) as engine, engine.connect() as connection:
-        report = query(connection, since, until, filters, sort, include_noise=include_noise)
+        scope = catalog_scope(connection, catalogs)
+        report = query(
+            connection, since, until, filters, sort, include_noise=include_noise, catalogs=scope
+        )
     write_output(
         output_format,
         report,

@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from etl.cli.common import TIME, database, database_option, fail, handle_errors, make_console
+from etl.cli.common import (
+    TIME,
+    catalog_option,
+    database,
+    database_option,
+    fail,
+    handle_errors,
+    make_console,
+)
 from etl.reports.safe_text import visible
 
 if TYPE_CHECKING:
@@ -106,6 +114,7 @@ def check_window(since: datetime, until: datetime) -> None:
 @click.command()
 @click.argument("model")
 @click.option("--provider", help="The provider, when several list this model id.")
+@catalog_option(repeatable=False)
 @noise_option
 @database_option
 @formats_option("table", "markdown", "json", "html")
@@ -113,6 +122,7 @@ def check_window(since: datetime, until: datetime) -> None:
 def history(
     model: str,
     provider: str | None,
+    catalog: str | None,
     include_noise: bool,
     database_url: str | None,
     output_format: str,
@@ -124,14 +134,18 @@ def history(
     Example:
         catalog-etl history openai/gpt-4o --format markdown
     """
+    from etl.read.catalogs import catalog_scope
     from etl.read.history import ModelNotFound, model_history, price_series
     from etl.read.units import unit
     from etl.reports import charts, html
     from etl.reports.history_document import history_document
 
     with database(database_url) as engine, engine.connect() as connection:
+        scope = catalog_scope(connection, [catalog] if catalog else [])
         try:
-            timeline = model_history(connection, model, provider, include_noise=include_noise)
+            timeline = model_history(
+                connection, model, provider, include_noise=include_noise, catalogs=scope
+            )
         except ModelNotFound as error:
             fail(str(error))
             return
@@ -164,6 +178,7 @@ def history(
     help="Only models with a context length of at least N tokens.",
 )
 @click.option("--limit", type=click.IntRange(min=1), help="Show at most this many models.")
+@catalog_option()
 @database_option
 @formats_option(*ALL_FORMATS)
 @handle_errors
@@ -176,6 +191,7 @@ def prices(
     sort: str,
     min_context: int | None,
     limit: int | None,
+    catalogs: tuple[str, ...],
     database_url: str | None,
     output_format: str,
 ) -> None:
@@ -185,6 +201,7 @@ def prices(
     Example:
         catalog-etl prices --sort prompt --min-context 128000 --limit 20
     """
+    from etl.read.catalogs import catalog_scope
     from etl.read.prices import price_table
     from etl.reports import csv_out
     from etl.reports.price_document import price_document
@@ -192,7 +209,13 @@ def prices(
     filters = make_filters(vendor, model, category, component)
     with database(database_url) as engine, engine.connect() as connection:
         table = price_table(
-            connection, as_of, filters, sort=sort, min_context=min_context, limit=limit
+            connection,
+            as_of,
+            filters,
+            sort=sort,
+            min_context=min_context,
+            limit=limit,
+            catalogs=catalog_scope(connection, catalogs),
         )
     write_output(output_format, table, lambda: price_document(table), lambda: csv_out.prices(table))
 
@@ -217,6 +240,7 @@ def prices(
     show_default=True,
     help="Chart the prices of at most this many models, biggest movers first.",
 )
+@catalog_option()
 @database_option
 @handle_errors
 def report(
@@ -230,6 +254,7 @@ def report(
     events: bool,
     include_noise: bool,
     max_charts: int,
+    catalogs: tuple[str, ...],
     database_url: str | None,
 ) -> None:
     """Write a report of what changed between two times, as one self-contained HTML file
@@ -239,6 +264,7 @@ def report(
     Example:
         catalog-etl report --since 7d --out weekly.html
     """
+    from etl.read.catalogs import catalog_scope
     from etl.reports import report as reports
     from etl.reports.terminal import progress
 
@@ -257,6 +283,7 @@ def report(
             events=events,
             max_charts=max_charts,
             include_noise=include_noise,
+            catalogs=catalog_scope(connection, catalogs),
         )
     text = reports.render(document, output_format, progress)
     try:
@@ -285,6 +312,7 @@ def report(
     help="A price component to draw (default prompt and completion); repeatable.",
 )
 @click.option("--provider", help="The provider, when several list a model id.")
+@catalog_option()
 @database_option
 @handle_errors
 def chart(
@@ -294,15 +322,18 @@ def chart(
     until: datetime | None,
     component: tuple[str, ...],
     provider: str | None,
+    catalogs: tuple[str, ...],
     database_url: str | None,
 ) -> None:
-    """Draw a price step chart of one or more models over time (needs matplotlib).
+    """Draw a price step chart of one or more models over time (needs matplotlib). A
+    model in several of the catalogs read is drawn once per catalog, to compare them.
 
     \b
     Example:
         catalog-etl chart openai/gpt-4o anthropic/claude-sonnet-4 --out prices.svg
     """
-    from etl.read.history import ModelNotFound, find_model, price_series
+    from etl.read.catalogs import catalog_scope
+    from etl.read.history import ModelNotFound, find_models, price_series
     from etl.reports import charts
 
     if out.suffix.lower() not in charts.FORMATS:
@@ -312,8 +343,11 @@ def chart(
     if since and until:
         check_window(since, until)
     with database(database_url) as engine, engine.connect() as connection:
+        scope = catalog_scope(connection, catalogs)
         try:
-            infos = [find_model(connection, name, provider) for name in models]
+            infos = [
+                info for name in models for info in find_models(connection, name, provider, scope)
+            ]
         except ModelNotFound as error:
             fail(str(error))
             return

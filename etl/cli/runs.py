@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from etl.cli.common import (
+    catalog_option,
     database,
     database_option,
     fail,
@@ -22,12 +23,20 @@ from etl.cli.common import (
     show_default=True,
     help="List at most this many runs.",
 )
+@catalog_option()
 @database_option
 @format_option
 @click.pass_context
 @handle_errors
-def runs(ctx: click.Context, limit: int, database_url: str | None, output_format: str) -> None:
-    """List sync runs, newest first: status, counts, errors.
+def runs(
+    ctx: click.Context,
+    limit: int,
+    catalogs: tuple[str, ...],
+    database_url: str | None,
+    output_format: str,
+) -> None:
+    """List sync runs, newest first: status, counts, errors (and each run's catalog, when
+    the database holds several).
 
     \b
     Examples:
@@ -38,28 +47,33 @@ def runs(ctx: click.Context, limit: int, database_url: str | None, output_format
     """
     if ctx.invoked_subcommand is not None:
         return
+    from etl.read.catalogs import catalog_scope
     from etl.read.runs import runs_report
     from etl.reports import terminal
 
     with database(database_url) as engine, engine.connect() as connection:
-        report = runs_report(connection, limit)
+        report = runs_report(connection, limit, catalog_scope(connection, catalogs))
     (terminal.print_json if output_format == "json" else terminal.runs)(make_console(), report)
 
 
 @runs.command()
 @click.argument("run_id", type=int)
+@catalog_option(repeatable=False)
 @database_option
 @format_option
 @handle_errors
-def show(run_id: int, database_url: str | None, output_format: str) -> None:
-    """Everything recorded about RUN_ID: its error and every warning in full, the providers
-    its catalog spoke for (and whether each said it is configured), what was held."""
+def show(run_id: int, catalog: str | None, database_url: str | None, output_format: str) -> None:
+    """Everything recorded about RUN_ID: its catalog, its error and every warning in full,
+    the providers its catalog spoke for (and whether each said it is configured), what was
+    held. With --catalog, a run of another catalog is not found."""
+    from etl.read.catalogs import catalog_scope
     from etl.read.runs import RunNotFound, run_detail
     from etl.reports import terminal
 
     with database(database_url) as engine, engine.connect() as connection:
+        scope = catalog_scope(connection, [catalog] if catalog else [])
         try:
-            run = run_detail(connection, run_id)
+            run = run_detail(connection, run_id, scope)
         except RunNotFound as error:
             fail(str(error))
     (terminal.print_json if output_format == "json" else terminal.run_detail)(make_console(), run)

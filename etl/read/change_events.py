@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,8 +18,10 @@ from etl.db.tables import (
     prices_table,
 )
 from etl.ingest.money import Price as PriceValue
+from etl.read.catalogs import CatalogScope, catalog_scope, observation_windows
 from etl.read.changes import (
     ChangeReport,
+    FieldChange,
     Ident,
     ModelChange,
     PriceChange,
@@ -76,11 +79,26 @@ _EventState = tuple[int | None, dict[str, PriceValue] | None]
 """A model's context length and prices (None when unpriced) at one event."""
 
 
+_Read = Callable[[Any, Any], list[Any]]
+"""Runs a query kept to the models read (the second argument is its model id column)."""
+
+
+def _reader(connection: Connection, scope: Collection[int] | None, catalogs: CatalogScope) -> _Read:
+    """How the queries below read rows: only those of the models in ``scope`` (every model
+    when None) of the catalogs read, in bounded chunks."""
+
+    def read(query: Any, column: Any) -> list[Any]:
+        return [
+            row
+            for chunk in scoped(query, column, scope, catalogs)
+            for row in connection.execute(chunk).all()
+        ]
+
+    return read
+
+
 def _states_at_listing_events(
-    connection: Connection,
-    since: datetime | None,
-    until: datetime | None,
-    scope: Collection[int] | None,
+    read: _Read, since: datetime | None, until: datetime | None
 ) -> dict[tuple[int, datetime], _EventState]:
     """Each model's context length and prices when an availability interval opened or
     closed inside the window: the rows in force then, found by joins (no per-model work)."""
@@ -105,9 +123,10 @@ def _states_at_listing_events(
             .join(model_versions_table, in_force(model_versions_table))
             .where(_window(when, since, until))
         )
-        for chunk in scoped(version_query, model_availability_table.c.model_id, scope):
-            for model_id, moment, context, priced in connection.execute(chunk).all():
-                versions[(model_id, moment)] = (context, priced)
+        for model_id, moment, context, priced in read(
+            version_query, model_availability_table.c.model_id
+        ):
+            versions[(model_id, moment)] = (context, priced)
         price_query = (
             select(
                 model_availability_table.c.model_id,
@@ -119,28 +138,24 @@ def _states_at_listing_events(
             .join(prices_table, in_force(prices_table))
             .where(_window(when, since, until))
         )
-        for chunk in scoped(price_query, model_availability_table.c.model_id, scope):
-            for model_id, moment, component, amount, dynamic in connection.execute(chunk).all():
-                prices[(model_id, moment)][component] = stored_price(amount, dynamic)
+        for model_id, moment, component, amount, dynamic in read(
+            price_query, model_availability_table.c.model_id
+        ):
+            prices[(model_id, moment)][component] = stored_price(amount, dynamic)
     return {
         key: (context, dict(prices.get(key, {})) if priced else None)
         for key, (context, priced) in versions.items()
     }
 
 
-def _names(
-    connection: Connection, moment: datetime | None, scope: Collection[int] | None
-) -> dict[int, str | None]:
+def _names(read: _Read, moment: datetime | None) -> dict[int, str | None]:
     """Each model's name as of ``moment`` (its latest name when None): reports name a model
     once, however many changes it has."""
     # Versions stay open while a model is away, so every model seen by then has one.
     query = select(model_versions_table.c.model_id, model_versions_table.c.name).where(
         valid_at(model_versions_table, moment)
     )
-    names: dict[int, str | None] = {}
-    for chunk in scoped(query, model_versions_table.c.model_id, scope):
-        names.update(connection.execute(chunk).all())
-    return names
+    return dict(read(query, model_versions_table.c.model_id))
 
 
 def change_events(
@@ -152,46 +167,42 @@ def change_events(
     *,
     model_ids: Collection[int] | None = None,
     include_noise: bool = False,
+    catalogs: CatalogScope | None = None,
 ) -> ChangeReport:
-    """Every change observed in ``(since, until]`` (an open bound when None), with its time:
-    models added, removed and returned, each new version's changed fields, and each price
-    change (rounding noise apart, unless ``include_noise``). ``model_ids`` narrows it
-    further (``history`` reads one model this way)."""
+    """Every change observed in ``(since, until]`` (an open bound when None), with its time,
+    in the catalogs read (all when None): models added, removed and returned, each new
+    version's changed fields, and each price change (rounding noise apart, unless
+    ``include_noise``). ``model_ids`` narrows it further (``history`` reads one model this
+    way)."""
     sort = check_sort(sort, events=True)
-    directory = model_directory(connection, filters, since, until, model_ids=model_ids)
-    scope = _scope(directory, filters, model_ids)
-    model_events = _listing_events(connection, directory, since, until, scope)
-    pairs = _version_pairs(connection, since, until, scope)
+    scope = catalogs or catalog_scope(connection)
+    directory = model_directory(
+        connection, filters, since, until, model_ids=model_ids, catalogs=scope
+    )
+    read = _reader(connection, _scope(directory, filters, model_ids), scope)
+    model_events = _listing_events(read, directory, since, until)
+    pairs = _version_pairs(read, since, until)
     contents = version_contents(connection, {i for row in pairs for i in row[1:3]})
-    ended, started = _price_edges(connection, since, until, filters, scope)
+    ended, started = _price_edges(read, since, until, filters)
 
     # What the rows above do not say: whether a model was priced when a component appeared
     # or vanished, and the state of models that came and went.
-    states = _states_at_listing_events(connection, since, until, scope) if model_events else {}
+    states = _states_at_listing_events(read, since, until) if model_events else {}
     # A new model's first prices belong to its "added" entry, not to the price changes.
     for key in [k for k in started if k not in ended and k[2] == directory[k[0]].first_seen_at]:
         del started[key]
     priced = _priced_spans(connection, {key[0] for key in ended.keys() ^ started.keys()})
-    names = _names(connection, until, scope)
-
-    def ident(model_id: int) -> Ident:
-        info = directory[model_id]
-        return info.provider, info.model, info.vendor, names.get(model_id)
-
-    sections = _model_changes(model_events, states, ident)
-    changes = [
-        change
-        for model_id, new_id, old_id, moment in pairs
-        for change in field_changes(ident(model_id), contents[old_id], contents[new_id], moment)
-    ]
+    who = _Names(directory, _names(read, until))
+    sections = _model_changes(model_events, states, who)
+    changes = _field_changes(pairs, contents, who)
     price_changes, noise = split_noise(
-        _price_changes(ended, started, priced, ident), include_noise=include_noise
+        _price_changes(ended, started, priced, who), include_noise=include_noise
     )
     return ChangeReport(
         since=since,
         until=until,
-        since_observed_at=latest_observation(connection, since) if since else None,
-        until_observed_at=latest_observation(connection, until),
+        since_observed_at=latest_observation(connection, since, scope) if since else None,
+        until_observed_at=latest_observation(connection, until, scope),
         events=True,
         filters=filters,
         sort=sort,
@@ -202,7 +213,23 @@ def change_events(
         changes=sorted_changes(changes, sort),
         rounding_noise=sorted_changes(noise, sort),
         include_noise=include_noise,
+        catalogs=observation_windows(connection, scope, since, until) if until else (),
     )
+
+
+@dataclass(frozen=True)
+class _Names:
+    """How the changes of a model name it: its identity, and its catalog when named."""
+
+    directory: Mapping[int, ModelInfo]
+    names: Mapping[int, str | None]
+
+    def ident(self, model_id: int) -> Ident:
+        info = self.directory[model_id]
+        return info.provider, info.model, info.vendor, self.names.get(model_id)
+
+    def catalog(self, model_id: int) -> str | None:
+        return self.directory[model_id].catalog
 
 
 def _scope(
@@ -220,11 +247,10 @@ _ListingEvent = tuple[str, int, datetime]
 
 
 def _listing_events(
-    connection: Connection,
+    read: _Read,
     directory: Mapping[int, ModelInfo],
     since: datetime | None,
     until: datetime | None,
-    scope: Collection[int] | None,
 ) -> list[_ListingEvent]:
     """Availability: intervals opening or closing inside the window."""
     availability = select(
@@ -239,22 +265,16 @@ def _listing_events(
         )
     )
     model_events: list[_ListingEvent] = []
-    for query in scoped(availability, model_availability_table.c.model_id, scope):
-        for model_id, start, end in connection.execute(query).all():
-            if _inside(start, since, until):
-                first = start == directory[model_id].first_seen_at
-                model_events.append(("added" if first else "returned", model_id, start))
-            if end is not None and _inside(end, since, until):
-                model_events.append(("removed", model_id, end))
+    for model_id, start, end in read(availability, model_availability_table.c.model_id):
+        if _inside(start, since, until):
+            first = start == directory[model_id].first_seen_at
+            model_events.append(("added" if first else "returned", model_id, start))
+        if end is not None and _inside(end, since, until):
+            model_events.append(("removed", model_id, end))
     return model_events
 
 
-def _version_pairs(
-    connection: Connection,
-    since: datetime | None,
-    until: datetime | None,
-    scope: Collection[int] | None,
-) -> list[Any]:
+def _version_pairs(read: _Read, since: datetime | None, until: datetime | None) -> list[Any]:
     """Versions: each new version inside the window against the one it replaced, as rows of
     model id, new version id, old version id and when."""
     current, previous = model_versions_table.alias(), model_versions_table.alias()
@@ -269,11 +289,7 @@ def _version_pairs(
         )
         .where(_window(current.c.valid_from, since, until))
     )
-    return [
-        row
-        for query in scoped(pairs_query, current.c.model_id, scope)
-        for row in connection.execute(query).all()
-    ]
+    return read(pairs_query, current.c.model_id)
 
 
 _PriceEdges = dict[tuple[int, str, datetime], PriceValue]
@@ -281,11 +297,7 @@ _PriceEdges = dict[tuple[int, str, datetime], PriceValue]
 
 
 def _price_edges(
-    connection: Connection,
-    since: datetime | None,
-    until: datetime | None,
-    filters: Filters,
-    scope: Collection[int] | None,
+    read: _Read, since: datetime | None, until: datetime | None, filters: Filters
 ) -> tuple[_PriceEdges, _PriceEdges]:
     """Prices: rows starting or ending inside the window, matched up by time (the prices
     that ended, then those that started)."""
@@ -301,35 +313,51 @@ def _price_edges(
         )
     ended: _PriceEdges = {}
     started: _PriceEdges = {}
-    for query in scoped(price_query, prices_table.c.model_id, scope):
-        for model_id, component, amount, dynamic, start, end in connection.execute(query).all():
-            value = stored_price(amount, dynamic)
-            if _inside(start, since, until):
-                started[(model_id, component, start)] = value
-            if end is not None and _inside(end, since, until):
-                ended[(model_id, component, end)] = value
+    for model_id, component, amount, dynamic, start, end in read(
+        price_query, prices_table.c.model_id
+    ):
+        value = stored_price(amount, dynamic)
+        if _inside(start, since, until):
+            started[(model_id, component, start)] = value
+        if end is not None and _inside(end, since, until):
+            ended[(model_id, component, end)] = value
     return ended, started
 
 
 def _model_changes(
     model_events: list[_ListingEvent],
     states: Mapping[tuple[int, datetime], _EventState],
-    ident: Callable[[int], Ident],
+    who: _Names,
 ) -> dict[str, list[ModelChange]]:
     """The models added, removed and returned, with their state at the event."""
     sections: dict[str, list[ModelChange]] = {"added": [], "removed": [], "returned": []}
     for kind, model_id, moment in model_events:
         # A removed model keeps its last version and prices open, so "at" shows them too.
         context, prices = states.get((model_id, moment), (None, None))
-        sections[kind].append(ModelChange(kind, *ident(model_id), context, prices, at=moment))
+        sections[kind].append(
+            ModelChange(kind, *who.ident(model_id), context, prices, moment, who.catalog(model_id))
+        )
     return sections
+
+
+def _field_changes(
+    pairs: list[Any], contents: Mapping[int, Mapping[str, Any]], who: _Names
+) -> list[FieldChange]:
+    """What each new version changed (``pairs``: see :func:`_version_pairs`)."""
+    return [
+        change
+        for model_id, new_id, old_id, moment in pairs
+        for change in field_changes(
+            who.ident(model_id), contents[old_id], contents[new_id], moment, who.catalog(model_id)
+        )
+    ]
 
 
 def _price_changes(
     ended: _PriceEdges,
     started: _PriceEdges,
     priced: Mapping[int, list[Span]],
-    ident: Callable[[int], Ident],
+    who: _Names,
 ) -> list[PriceChange]:
     """Each component whose price differs across a row's end or start; a component with no
     row on one side was 0 when the model was priced then, None (unpriced) otherwise."""
@@ -344,7 +372,14 @@ def _price_changes(
             new_price = ZERO if _priced(priced[model_id], moment) else None
         if old_price != new_price:
             price_changes.append(
-                PriceChange(*ident(model_id), component, old_price, new_price, moment)
+                PriceChange(
+                    *who.ident(model_id),
+                    component,
+                    old_price,
+                    new_price,
+                    moment,
+                    who.catalog(model_id),
+                )
             )
     return price_changes
 

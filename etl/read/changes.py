@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from etl.ingest.money import Price as PriceValue
 from etl.ingest.money import price_text
+from etl.read.catalogs import CatalogWindow, named, windows_json
 from etl.read.noise import is_rounding_noise
 from etl.read.queries import ZERO, Filters
 from etl.read.text_changes import change_detail
@@ -87,12 +88,17 @@ class ModelChange:
     a removal, its last prices before it left."""
     at: datetime | None = None
     """When it happened; only for events."""
+    catalog: str | None = None
+    """Its catalog, when the report spans several."""
 
     def price(self, component: str) -> PriceValue | None:
         return None if self.prices is None else self.prices.get(component, ZERO)
 
     def to_json(self, *, compact: bool = False) -> dict[str, Any]:
-        document: dict[str, Any] = {"provider": self.provider, "model": self.model}
+        document: dict[str, Any] = named(self.catalog) | {
+            "provider": self.provider,
+            "model": self.model,
+        }
         if compact:
             return document
         if self.at is not None:
@@ -122,6 +128,7 @@ class PriceChange:
     old: PriceValue | None
     new: PriceValue | None
     at: datetime | None = None
+    catalog: str | None = None
 
     @property
     def unit(self) -> str:
@@ -153,7 +160,7 @@ class PriceChange:
         return "other"
 
     def to_json(self, *, compact: bool = False) -> dict[str, Any]:
-        document: dict[str, Any] = {
+        document: dict[str, Any] = named(self.catalog) | {
             "provider": self.provider,
             "model": self.model,
             "component": self.component,
@@ -186,6 +193,7 @@ class FieldChange:
     old: Any
     new: Any
     at: datetime | None = None
+    catalog: str | None = None
 
     @property
     def kind(self) -> str:
@@ -207,7 +215,7 @@ class FieldChange:
         return sorted(set(self.old or ()) - set(self.new or ()))
 
     def to_json(self, *, compact: bool = False) -> dict[str, Any]:
-        document: dict[str, Any] = {
+        document: dict[str, Any] = named(self.catalog) | {
             "provider": self.provider,
             "model": self.model,
             "field": self.field,
@@ -233,7 +241,11 @@ def _comparable(value: Any) -> Any:
 
 
 def field_changes(
-    ident: Ident, old: Mapping[str, Any], new: Mapping[str, Any], at: datetime | None = None
+    ident: Ident,
+    old: Mapping[str, Any],
+    new: Mapping[str, Any],
+    at: datetime | None = None,
+    catalog: str | None = None,
 ) -> list[FieldChange]:
     """Each field of CHANGE_FIELDS that differs between two versions' contents (as
     :func:`etl.read.stored.version_contents` reads them)."""
@@ -241,7 +253,7 @@ def field_changes(
     for name in CHANGE_FIELDS:
         old_value, new_value = _comparable(old[name]), _comparable(new[name])
         if old_value != new_value:
-            changes.append(FieldChange(*ident, name, old_value, new_value, at))
+            changes.append(FieldChange(*ident, name, old_value, new_value, at, catalog))
     return changes
 
 
@@ -266,6 +278,13 @@ class ChangeReport:
     """Price changes that are rounding noise, kept apart from ``price_changes``; empty when
     the report includes the noise with the real moves (``include_noise``)."""
     include_noise: bool = False
+    catalogs: tuple[CatalogWindow, ...] = ()
+    """The catalogs the report names (none for a database of one catalog); each change
+    names its own when they are several."""
+
+    @property
+    def named(self) -> bool:
+        return len(self.catalogs) > 1
 
     @property
     def capability_changes(self) -> tuple[FieldChange, ...]:
@@ -292,7 +311,7 @@ class ChangeReport:
             "added": len(self.added),
             "removed": len(self.removed),
             "returned": len(self.returned),
-            "repriced_models": len({(c.provider, c.model) for c in self.price_changes}),
+            "repriced_models": len({(c.catalog, c.provider, c.model) for c in self.price_changes}),
             "price_changes": len(self.price_changes),
             "price_cuts": directions.count("cut"),
             "price_increases": directions.count("increase"),
@@ -311,6 +330,7 @@ class ChangeReport:
             "since_observed_at": iso(self.since_observed_at) if self.since_observed_at else None,
             "until_observed_at": iso(self.until_observed_at) if self.until_observed_at else None,
         }
+        document |= windows_json(self.catalogs)
         if not compact:
             document |= {
                 "events": self.events,
@@ -339,7 +359,7 @@ def _model_key(change: ModelChange | PriceChange | FieldChange) -> tuple[Any, ..
         if isinstance(change, PriceChange)
         else (CHANGE_FIELDS.index(detail) if detail in CHANGE_FIELDS else 0, detail)
     )
-    return (change.provider, change.model, order)
+    return (change.catalog or "", change.provider, change.model, order)
 
 
 def sorted_changes(

@@ -1,4 +1,5 @@
-"""One model's timeline, and price series for charts: read-only queries on the history.
+"""One model's timeline: read-only queries on the history (price series for charts are in
+:mod:`etl.read.price_series`, also importable from here).
 
 A timeline is built from :func:`etl.read.change_events.change_events` over all time, narrowed
 to the model, plus the stored intervals themselves, so ``history`` and ``diff --events`` cannot
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 from collections import defaultdict
-from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -21,10 +21,12 @@ from etl.db.state import PRICE_INTERVAL_COLUMNS, stored_price
 from etl.db.tables import model_availability_table, model_versions_table, prices_table
 from etl.ingest.money import Price as PriceValue
 from etl.ingest.money import price_text
+from etl.read.catalogs import CatalogScope, catalog_scope, named
 from etl.read.change_events import change_events
 from etl.read.changes import ChangeReport, FieldChange
-from etl.read.queries import ZERO, ModelInfo, latest_observation, model_directory
-from etl.read.stored import Span
+from etl.read.price_series import PriceSeries as PriceSeries
+from etl.read.price_series import price_series as price_series
+from etl.read.queries import ModelInfo, model_directory
 from etl.read.units import component_order, decimal_text, per_million, unit
 from etl.times import iso
 
@@ -33,25 +35,51 @@ _IDENTITY = frozenset({"provider", "model", "vendor", "name", "at"})
 
 
 class ModelNotFound(LookupError):
-    """No stored model has that id (or it is ambiguous across providers)."""
+    """No stored model has that id (or it is ambiguous across providers or catalogs)."""
 
 
-def find_model(connection: Connection, model: str, provider: str | None = None) -> ModelInfo:
-    """The stored model with this upstream id (and provider, when several gateways list it)."""
+def find_models(
+    connection: Connection,
+    model: str,
+    provider: str | None = None,
+    catalogs: CatalogScope | None = None,
+) -> list[ModelInfo]:
+    """The stored model with this upstream id (and provider, when several gateways list
+    it) in each catalog read that has it: one per catalog."""
+    scope = catalogs or catalog_scope(connection)
     found = [
         info
-        for info in model_directory(connection, model=model).values()
+        for info in model_directory(connection, model=model, catalogs=scope).values()
         if provider is None or info.provider == provider
     ]
-    if len(found) == 1:
-        return found[0]
+    by_catalog: dict[str | None, list[ModelInfo]] = defaultdict(list)
+    for info in found:
+        by_catalog[info.catalog].append(info)
+    for infos in by_catalog.values():
+        if len(infos) > 1:
+            providers = ", ".join(info.provider for info in infos)
+            raise ModelNotFound(f"{model} is listed by several providers ({providers}): pick one")
     if found:
-        providers = ", ".join(info.provider for info in found)
-        raise ModelNotFound(f"{model} is listed by several providers ({providers}): pick one")
-    known = sorted({info.model for info in model_directory(connection).values()})
+        return found
+    known = sorted({info.model for info in model_directory(connection, catalogs=scope).values()})
     close = difflib.get_close_matches(model, known, n=3)
     hint = f" (did you mean {', '.join(close)}?)" if close else ""
     raise ModelNotFound(f"no model {model!r} in the history{hint}")
+
+
+def find_model(
+    connection: Connection,
+    model: str,
+    provider: str | None = None,
+    catalogs: CatalogScope | None = None,
+) -> ModelInfo:
+    """The stored model with this upstream id (and provider, when several gateways list
+    it), in the one catalog read that has it."""
+    found = find_models(connection, model, provider, catalogs)
+    if len(found) > 1:
+        listed = ", ".join(str(info.catalog) for info in found)
+        raise ModelNotFound(f"{model} is in several catalogs ({listed}): pick one with --catalog")
+    return found[0]
 
 
 @dataclass(frozen=True)
@@ -130,10 +158,12 @@ class ModelHistory:
     prices: tuple[PriceInterval, ...]
     events: ChangeReport
     """Every change of the model, with its time (price changes included)."""
+    catalog: str | None = None
+    """Its catalog, when the database holds several or one was asked for."""
 
     def to_json(self) -> dict[str, Any]:
         info = self.info
-        return {
+        return named(self.catalog) | {
             "provider": info.provider,
             "model": info.model,
             "vendor": info.vendor,
@@ -155,13 +185,26 @@ class ModelHistory:
 
 
 def model_history(
-    connection: Connection, model: str, provider: str | None = None, *, include_noise: bool = False
+    connection: Connection,
+    model: str,
+    provider: str | None = None,
+    *,
+    include_noise: bool = False,
+    catalogs: CatalogScope | None = None,
 ) -> ModelHistory:
-    """The whole timeline of one model: availability, versions with what changed, prices
-    (price changes that are rounding noise apart, unless ``include_noise``)."""
-    info = find_model(connection, model, provider)
+    """The whole timeline of one model (in the one catalog read that has it): availability,
+    versions with what changed, prices (price changes that are rounding noise apart, unless
+    ``include_noise``)."""
+    scope = catalogs or catalog_scope(connection)
+    info = find_model(connection, model, provider, scope)
     events = change_events(
-        connection, None, None, model_ids=[info.id], sort="time", include_noise=include_noise
+        connection,
+        None,
+        None,
+        model_ids=[info.id],
+        sort="time",
+        include_noise=include_noise,
+        catalogs=scope,
     )
     availability = tuple(
         AvailabilitySpan(row.valid_from, row.valid_to, row.last_seen_at)
@@ -175,11 +218,32 @@ def model_history(
             .order_by(model_availability_table.c.valid_from)
         )
     )
+    versions = _versions(connection, info.id, events)
+    prices = sorted(
+        (
+            PriceInterval(
+                row.component, stored_price(row.amount, row.dynamic), row.valid_from, row.valid_to
+            )
+            for row in connection.execute(
+                select(*PRICE_INTERVAL_COLUMNS).where(prices_table.c.model_id == info.id)
+            )
+        ),
+        key=lambda interval: (component_order(interval.component), interval.valid_from),
+    )
+    name = versions[-1].name if versions else None
+    catalog = info.catalog or (scope.shown[0] if scope.shown else None)
+    return ModelHistory(info, name, availability, versions, tuple(prices), events, catalog)
+
+
+def _versions(
+    connection: Connection, model_id: int, events: ChangeReport
+) -> tuple[VersionEntry, ...]:
+    """The model's versions, each with the field changes that made it."""
     changes_at: dict[datetime, list[FieldChange]] = defaultdict(list)
     for change in events.changes:
         assert change.at is not None  # events always carry their time
         changes_at[change.at].append(change)
-    versions = tuple(
+    return tuple(
         VersionEntry(
             row.version,
             row.valid_from,
@@ -196,170 +260,7 @@ def model_history(
                 model_versions_table.c.name,
                 model_versions_table.c.context_length,
             )
-            .where(model_versions_table.c.model_id == info.id)
+            .where(model_versions_table.c.model_id == model_id)
             .order_by(model_versions_table.c.version)
         )
     )
-    prices = sorted(
-        (
-            PriceInterval(
-                row.component, stored_price(row.amount, row.dynamic), row.valid_from, row.valid_to
-            )
-            for row in connection.execute(
-                select(*PRICE_INTERVAL_COLUMNS).where(prices_table.c.model_id == info.id)
-            )
-        ),
-        key=lambda interval: (component_order(interval.component), interval.valid_from),
-    )
-    name = versions[-1].name if versions else None
-    return ModelHistory(info, name, availability, versions, tuple(prices), events)
-
-
-# --- Price series -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PriceSeries:
-    """One component of one model over time, as steps.
-
-    Each point is ``(time, value)``: the value holds from that time until the next point
-    (or ``end``). A value is an exact price per unit (``0`` for a component a priced model
-    does not list), ``"dynamic"``, or None while the model is unlisted or unpriced.
-    """
-
-    info: ModelInfo
-    name: str | None
-    component: str
-    points: tuple[tuple[datetime, PriceValue | None], ...]
-    end: datetime
-
-    @property
-    def unit(self) -> str:
-        return unit(self.component)
-
-    @property
-    def label(self) -> str:
-        return f"{self.info.model} {self.component}"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "provider": self.info.provider,
-            "model": self.info.model,
-            "component": self.component,
-            "unit": self.unit,
-            "points": [
-                [iso(moment), None if value is None else price_text(value)]
-                for moment, value in self.points
-            ],
-            "end": iso(self.end),
-        }
-
-
-def price_series(
-    connection: Connection,
-    models: Sequence[ModelInfo],
-    components: Collection[str] | None = None,
-    *,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> list[PriceSeries]:
-    """Step series of each model's components (all it ever had when None) between ``since``
-    (default: when the model was first seen) and ``until`` (default: the latest observation).
-    Three queries, whatever the number of models."""
-    ids = [info.id for info in models]
-    end = until or latest_observation(connection)
-    if not ids or end is None:
-        return []
-    versions, listed, rows = _stored_spans(connection, ids)
-
-    series = []
-    for info in models:
-        start = max(since, info.first_seen_at) if since else info.first_seen_at
-        if start >= end:
-            continue
-        wanted = components or sorted(
-            {component for model_id, component in rows if model_id == info.id},
-            key=component_order,
-        )
-        latest = max(versions[info.id], key=lambda v: v.valid_from, default=None)
-        for component in wanted:
-            spans = rows.get((info.id, component), [])
-            points = _steps(start, end, versions[info.id], listed[info.id], spans)
-            name = latest.value.name if latest else None
-            series.append(PriceSeries(info, name, component, points, end))
-    return series
-
-
-def _stored_spans(
-    connection: Connection, ids: Collection[int]
-) -> tuple[
-    defaultdict[int, list[Span]],
-    defaultdict[int, list[Span]],
-    defaultdict[tuple[int, str], list[Span]],
-]:
-    """The models' versions (each span's value its row), availability intervals, and price
-    rows by model and component: one query each."""
-    versions: defaultdict[int, list[Span]] = defaultdict(list)
-    listed: defaultdict[int, list[Span]] = defaultdict(list)
-    rows: defaultdict[tuple[int, str], list[Span]] = defaultdict(list)
-    for row in connection.execute(
-        select(
-            model_versions_table.c.model_id,
-            model_versions_table.c.valid_from,
-            model_versions_table.c.valid_to,
-            model_versions_table.c.priced,
-            model_versions_table.c.name,
-        ).where(model_versions_table.c.model_id.in_(ids))
-    ):
-        versions[row.model_id].append(Span(row.valid_from, row.valid_to, row))
-    for span in connection.execute(
-        select(
-            model_availability_table.c.model_id,
-            model_availability_table.c.valid_from,
-            model_availability_table.c.valid_to,
-        ).where(model_availability_table.c.model_id.in_(ids))
-    ):
-        listed[span.model_id].append(Span(span.valid_from, span.valid_to, True))
-    for price in connection.execute(
-        select(*PRICE_INTERVAL_COLUMNS).where(prices_table.c.model_id.in_(ids))
-    ):
-        amount = stored_price(price.amount, price.dynamic)
-        rows[(price.model_id, price.component)].append(
-            Span(price.valid_from, price.valid_to, amount)
-        )
-    return versions, listed, rows
-
-
-def _steps(
-    start: datetime,
-    end: datetime,
-    versions: list[Span],
-    listed: list[Span],
-    spans: list[Span],
-) -> tuple[tuple[datetime, PriceValue | None], ...]:
-    """One component's points from ``start`` to ``end``: its value at each edge of an
-    interval in between, kept where it differs from the point before."""
-    edges = {start}
-    for interval in (*versions, *listed, *spans):
-        ends = (interval.valid_from, interval.valid_to)
-        edges |= {t for t in ends if t and start < t < end}
-    points: list[tuple[datetime, PriceValue | None]] = []
-    for moment in sorted(edges):
-        value = _value_at(moment, versions, listed, spans)
-        if not points or points[-1][1] != value:
-            points.append((moment, value))
-    return tuple(points)
-
-
-def _value_at(
-    moment: datetime,
-    versions: list[Span],
-    listed: list[Span],
-    spans: list[Span],
-) -> PriceValue | None:
-    if not any(interval.holds_at(moment) for interval in listed):
-        return None
-    version = next((v.value for v in versions if v.holds_at(moment)), None)
-    if version is None or not version.priced:
-        return None
-    return next((s.value for s in spans if s.holds_at(moment)), ZERO)

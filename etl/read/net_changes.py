@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from etl.read.catalogs import CatalogScope, catalog_scope, observation_windows
 from etl.read.changes import (
     ChangeReport,
     FieldChange,
@@ -39,8 +40,10 @@ def net_changes(
     sort: str | None = None,
     *,
     include_noise: bool = False,
+    catalogs: CatalogScope | None = None,
 ) -> ChangeReport:
-    """The net difference between the catalog as of ``since`` and as of ``until``.
+    """The net difference between the catalog as of ``since`` and as of ``until``, in the
+    catalogs read (all when None).
 
     A model available at ``until`` but not at ``since`` was *added* when it was first seen
     after ``since``, and *returned* otherwise. A model that left and came back inside the
@@ -48,8 +51,9 @@ def net_changes(
     are rounding noise (:mod:`etl.read.noise`) are kept apart unless ``include_noise``.
     """
     sort = check_sort(sort, events=False)
-    directory = model_directory(connection, filters, since, until)
-    before, after = heads_as_of(connection, since), heads_as_of(connection, until)
+    scope = catalogs or catalog_scope(connection)
+    directory = model_directory(connection, filters, since, until, catalogs=scope)
+    before, after = heads_as_of(connection, since, scope), heads_as_of(connection, until, scope)
     old_ids = {i for i in before.listed if i in directory}
     new_ids = {i for i in after.listed if i in directory}
     added, removed, returned = _listing_changes(directory, before, after, old_ids, new_ids, since)
@@ -72,6 +76,7 @@ def net_changes(
         changes=sorted_changes(changes, sort),
         rounding_noise=sorted_changes(noise, sort),
         include_noise=include_noise,
+        catalogs=observation_windows(connection, scope, since, until),
     )
 
 
@@ -88,9 +93,8 @@ def _listing_changes(
     def model_change(kind: str, head: ModelHead) -> ModelChange:
         info = directory[head.model_id]
         prices = dict(head.prices) if head.priced else None
-        return ModelChange(
-            kind, info.provider, info.model, info.vendor, head.name, head.context_length, prices
-        )
+        ident = (info.provider, info.model, info.vendor, head.name)
+        return ModelChange(kind, *ident, head.context_length, prices, catalog=info.catalog)
 
     added: list[ModelChange] = []
     returned: list[ModelChange] = []
@@ -132,14 +136,22 @@ def _content_changes(
         for component in old.prices.keys() | new.prices.keys():
             old_price, new_price = old.price(component), new.price(component)
             if old_price != new_price and filters.wants_component(component):
-                price_changes.append(PriceChange(*ident, component, old_price, new_price))
+                price_changes.append(
+                    PriceChange(*ident, component, old_price, new_price, catalog=info.catalog)
+                )
         if model_id in changed:
             old_content, new_content = contents[old.version_id], contents[new.version_id]
-            changes.extend(field_changes(ident, old_content, new_content))
+            changes.extend(field_changes(ident, old_content, new_content, catalog=info.catalog))
     return price_changes, changes
 
 
-def diff_report(connection: Connection, since: datetime, until: datetime) -> dict[str, Any]:
-    """The net difference as a compact document: each item only names the model and the
-    old and new values. ``net_changes(...).to_json()`` is the full document."""
-    return net_changes(connection, since, until).to_json(compact=True)
+def diff_report(
+    connection: Connection,
+    since: datetime,
+    until: datetime,
+    catalogs: CatalogScope | None = None,
+) -> dict[str, Any]:
+    """The net difference as a compact document: each item only names the model (and its
+    catalog, when several are read) and the old and new values.
+    ``net_changes(...).to_json()`` is the full document."""
+    return net_changes(connection, since, until, catalogs=catalogs).to_json(compact=True)

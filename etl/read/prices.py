@@ -12,6 +12,13 @@ from sqlalchemy import Connection
 
 from etl.ingest.money import DYNAMIC
 from etl.ingest.money import Price as PriceValue
+from etl.read.catalogs import (
+    CatalogScope,
+    catalog_scope,
+    latest_observations,
+    named,
+    observed_json,
+)
 from etl.read.queries import NO_FILTERS, Filters, ModelHead, ModelInfo, heads_as_of, model_directory
 from etl.read.units import decimal_text, per_million, price_value_text, unit
 from etl.times import iso
@@ -42,17 +49,26 @@ class PriceTable:
     sort: str
     filters: Filters
     rows: tuple[PriceRow, ...]
+    catalogs: tuple[tuple[str, datetime | None], ...] = ()
+    """The catalogs the table names, each with its own latest observation at or before
+    ``as_of``; every row names its catalog when they are several."""
+
+    @property
+    def named(self) -> bool:
+        return len(self.catalogs) > 1
 
     def to_json(self) -> dict[str, Any]:
         return {
             "as_of": iso(self.as_of),
             "observed_at": iso(self.observed_at) if self.observed_at else None,
+            **observed_json(self.catalogs),
             "components": list(self.components),
             "units": {component: unit(component) for component in self.components},
             "sort": self.sort,
             "filters": self.filters.to_json(),
             "models": [
-                {
+                named(row.info.catalog)
+                | {
                     "provider": row.info.provider,
                     "model": row.info.model,
                     "vendor": row.info.vendor,
@@ -87,23 +103,24 @@ def price_table(
     sort: str = "model",
     min_context: int | None = None,
     limit: int | None = None,
+    catalogs: CatalogScope | None = None,
 ) -> PriceTable:
-    """The catalog as of ``as_of``, one row per model, with the chosen components (the
-    filters' components, or prompt and completion). ``sort`` is a component (cheapest
-    first), ``model``, ``vendor`` or ``context`` (largest first)."""
+    """The catalogs read (all when None) as of ``as_of``, one row per model, with the chosen
+    components (the filters' components, or prompt and completion). ``sort`` is a component
+    (cheapest first), ``model``, ``vendor`` or ``context`` (largest first)."""
     columns = tuple(components or filters.components or DEFAULT_COMPONENTS)
     if sort not in OTHER_SORTS and sort not in columns:
         columns = (*columns, sort)
-    directory = model_directory(connection, filters, as_of, as_of)
-    heads = heads_as_of(connection, as_of)
+    scope = catalogs or catalog_scope(connection)
+    directory = model_directory(connection, filters, as_of, as_of, catalogs=scope)
+    heads = heads_as_of(connection, as_of, scope)
     rows = [
         PriceRow(directory[model_id], heads.models[model_id])
         for model_id in heads.listed
         if model_id in directory
         and (min_context is None or (heads.models[model_id].context_length or 0) >= min_context)
     ]
-    by_model = {row.info.id: (row.info.provider, row.info.model) for row in rows}
-    rows.sort(key=lambda row: by_model[row.info.id])
+    rows.sort(key=lambda row: row.info.key)
     if sort == "vendor":
         rows.sort(key=lambda row: row.info.vendor)
     elif sort == "context":
@@ -112,4 +129,5 @@ def price_table(
         rows.sort(key=lambda row: _price_key(row.price(sort)))
     if limit is not None:
         rows = rows[:limit]
-    return PriceTable(as_of, heads.observed_at, columns, sort, filters, tuple(rows))
+    times = latest_observations(connection, scope, as_of)
+    return PriceTable(as_of, heads.observed_at, columns, sort, filters, tuple(rows), times)

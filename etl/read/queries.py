@@ -14,7 +14,6 @@ models.
 
 from __future__ import annotations
 
-import fnmatch
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -40,6 +39,16 @@ from etl.db.tables import (
 from etl.ingest.money import Price as PriceValue
 from etl.ingest.money import price_text
 from etl.ingest.normalize import ModelState
+from etl.read.catalogs import (
+    UNFILTERED,
+    CatalogScope,
+    catalog_scope,
+    latest_observations,
+    named,
+    observed_json,
+)
+from etl.read.filters import NO_FILTERS as NO_FILTERS
+from etl.read.filters import Filters as Filters
 from etl.times import iso
 
 ZERO: Final = Decimal(0)
@@ -51,6 +60,8 @@ class CatalogEntry:
     model: str
     vendor: str
     state: ModelState
+    catalog: str | None = None
+    """Its catalog, when the snapshot spans several."""
 
     def pricing(self) -> dict[str, str] | None:
         """Non-zero components as canonical decimal text or ``"dynamic"``; None when unpriced."""
@@ -60,7 +71,7 @@ class CatalogEntry:
 
     def to_json(self) -> dict[str, Any]:
         content = self.state.content
-        return {
+        return named(self.catalog) | {
             "provider": self.provider,
             "model": self.model,
             "name": content["name"],
@@ -79,29 +90,45 @@ class CatalogEntry:
 class Snapshot:
     as_of: datetime
     observed_at: datetime | None
-    """The latest successful observation at or before ``as_of``; None before the first."""
-    entries: dict[tuple[str, str], CatalogEntry]
+    """The latest successful observation at or before ``as_of``, of any catalog read; None
+    before the first."""
+    entries: dict[tuple[str, str, str], CatalogEntry]
+    """By catalog (empty when not named), provider and model."""
+    catalogs: tuple[tuple[str, datetime | None], ...] = ()
+    """Each catalog named, with its own latest observation at or before ``as_of``."""
 
 
-def latest_observation(connection: Connection, as_of: datetime | None = None) -> datetime | None:
-    """The latest successful observation at or before ``as_of`` (the latest of all if None)."""
+def latest_observation(
+    connection: Connection, as_of: datetime | None = None, catalogs: CatalogScope | None = None
+) -> datetime | None:
+    """The latest successful observation at or before ``as_of`` (the latest of all if None),
+    of the catalogs read (all when None)."""
     query = select(func.max(sync_runs_table.c.observed_at)).where(
         sync_runs_table.c.status == "succeeded"
     )
+    if catalogs is not None:
+        query = catalogs.where_catalog(query, sync_runs_table.c.catalog_id)
     if as_of is not None:
         query = query.where(sync_runs_table.c.observed_at <= as_of)
     observed: datetime | None = connection.execute(query).scalar_one()
     return observed
 
 
-def catalog_as_of(connection: Connection, as_of: datetime) -> Snapshot:
-    """Every model available at ``as_of``, with its state then."""
-    observed_at = latest_observation(connection, as_of)
+def catalog_as_of(
+    connection: Connection, as_of: datetime, catalogs: CatalogScope | None = None
+) -> Snapshot:
+    """Every model available at ``as_of`` (in the catalogs read), with its state then. Each
+    catalog's rows only change at its own observations, so the state at the latest
+    observation of any catalog is every catalog's state at its own latest one."""
+    scope = catalogs or catalog_scope(connection)
+    observed_at = latest_observation(connection, as_of, scope)
+    times = latest_observations(connection, scope, as_of)
     if observed_at is None:
-        return Snapshot(as_of, None, {})
-    rows = connection.execute(
+        return Snapshot(as_of, None, {}, times)
+    query = (
         select(
             models_table.c.id,
+            providers_table.c.catalog_id,
             providers_table.c.name.label("provider"),
             models_table.c.model,
             vendors_table.c.name.label("vendor"),
@@ -110,30 +137,43 @@ def catalog_as_of(connection: Connection, as_of: datetime) -> Snapshot:
         .join(vendors_table, models_table.c.vendor_id == vendors_table.c.id)
         .join(model_availability_table, model_availability_table.c.model_id == models_table.c.id)
         .where(valid_at(model_availability_table, observed_at))
-    ).all()
-    states = read_stored(connection, as_of=observed_at)
+    )
+    rows = connection.execute(scope.where_catalog(query, providers_table.c.catalog_id)).all()
+    ids = None if scope.ids is None else [row.id for row in rows]
+    states = read_stored(connection, ids, as_of=observed_at)
     entries = {
-        (row.provider, row.model): CatalogEntry(
-            row.provider, row.model, row.vendor, states[row.id].state
+        (scope.label(row.catalog_id) or "", row.provider, row.model): CatalogEntry(
+            row.provider, row.model, row.vendor, states[row.id].state, scope.label(row.catalog_id)
         )
         for row in rows
     }
-    return Snapshot(as_of, observed_at, dict(sorted(entries.items())))
+    return Snapshot(as_of, observed_at, dict(sorted(entries.items())), times)
 
 
-def models_report(connection: Connection, as_of: datetime) -> dict[str, Any]:
+def models_report(
+    connection: Connection, as_of: datetime, catalogs: CatalogScope | None = None
+) -> dict[str, Any]:
     """The document behind ``catalog-etl models``."""
-    snapshot = catalog_as_of(connection, as_of)
+    snapshot = catalog_as_of(connection, as_of, catalogs)
     return {
         "as_of": iso(snapshot.as_of),
         "observed_at": iso(snapshot.observed_at) if snapshot.observed_at else None,
+        **observed_json(snapshot.catalogs),
         "models": [entry.to_json() for entry in snapshot.entries.values()],
     }
 
 
-def scoped(query: Any, column: Any, scope: Collection[int] | None) -> Iterator[Any]:
+def scoped(
+    query: Any,
+    column: Any,
+    scope: Collection[int] | None,
+    catalogs: CatalogScope | None = None,
+) -> Iterator[Any]:
     """The query once when ``scope`` is None (every model), else once per chunk of its ids
-    (bounded IN lists; nothing at all for an empty scope)."""
+    (bounded IN lists; nothing at all for an empty scope); kept to the models of
+    ``catalogs`` when given, ``column`` holding a model id."""
+    if catalogs is not None:
+        query = catalogs.where_model(query, column)
     if scope is None:
         yield query
         return
@@ -142,45 +182,6 @@ def scoped(query: Any, column: Any, scope: Collection[int] | None) -> Iterator[A
 
 
 # --- Which models a report covers -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Filters:
-    """What a report is narrowed to. Empty tuples mean no restriction; names compare
-    case-insensitively."""
-
-    vendors: tuple[str, ...] = ()
-    models: tuple[str, ...] = ()
-    """Model ids or shell-style globs (``openai/*``, ``*:free``)."""
-    categories: tuple[str, ...] = ()
-    """A model matches when one of its versions in the window had one of these."""
-    components: tuple[str, ...] = ()
-    """Price components; they narrow price changes (and choose price columns), not models."""
-
-    @property
-    def narrows_models(self) -> bool:
-        return bool(self.vendors or self.models or self.categories)
-
-    def wants_component(self, component: str) -> bool:
-        return not self.components or component.lower() in {c.lower() for c in self.components}
-
-    def matches(self, vendor: str, model: str) -> bool:
-        if self.vendors and vendor.lower() not in {v.lower() for v in self.vendors}:
-            return False
-        return not self.models or any(
-            fnmatch.fnmatchcase(model.lower(), pattern.lower()) for pattern in self.models
-        )
-
-    def to_json(self) -> dict[str, list[str]]:
-        return {
-            "vendor": list(self.vendors),
-            "model": list(self.models),
-            "category": list(self.categories),
-            "component": list(self.components),
-        }
-
-
-NO_FILTERS: Final = Filters()
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,13 @@ class ModelInfo:
     first_seen_at: datetime
     last_seen_at: datetime
     available: bool
+    catalog: str | None = None
+    """Its catalog, when the models read span several."""
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """What tells it from every other model read: catalog, provider, model id."""
+        return (self.catalog or "", self.provider, self.model)
 
 
 def last_seen_at() -> Any:
@@ -216,10 +224,13 @@ def model_directory(
     *,
     model_ids: Collection[int] | None = None,
     model: str | None = None,
+    catalogs: CatalogScope | None = None,
 ) -> dict[int, ModelInfo]:
-    """Every model matching ``filters`` (categories held between ``since`` and ``until``),
-    by id; only ``model_ids``, or the models with upstream id ``model``, when given. The
-    models table is small (one row per model ever seen), so otherwise it is read whole."""
+    """Every model of the catalogs read (all when None) matching ``filters`` (categories
+    held between ``since`` and ``until``), by id; only ``model_ids``, or the models with
+    upstream id ``model``, when given. The models table is small (one row per model ever
+    seen), so otherwise it is read whole."""
+    scope = catalogs or catalog_scope(connection)
     query = (
         select(
             models_table.c.id,
@@ -229,10 +240,12 @@ def model_directory(
             models_table.c.first_seen_at,
             last_seen_at(),
             models_table.c.available,
+            providers_table.c.catalog_id,
         )
         .join(providers_table, models_table.c.provider_id == providers_table.c.id)
         .join(vendors_table, models_table.c.vendor_id == vendors_table.c.id)
     )
+    query = scope.where_catalog(query, providers_table.c.catalog_id)
     if model is not None:
         query = query.where(models_table.c.model == model)
     rows = [
@@ -243,12 +256,16 @@ def model_directory(
     # Plain tuples: attribute access on thousands of rows costs more than the query.
     everything = not (filters.vendors or filters.models)
     directory = {
-        row[0]: ModelInfo(*row) for row in rows if everything or filters.matches(row[3], row[2])
+        model_id: ModelInfo(
+            model_id, provider, upstream, vendor, first, last, available, scope.label(catalog)
+        )
+        for model_id, provider, upstream, vendor, first, last, available, catalog in rows
+        if everything or filters.matches(vendor, upstream)
     }
     if filters.categories:
         in_categories = _models_in_categories(connection, filters.categories, since, until)
         directory = {key: info for key, info in directory.items() if key in in_categories}
-    return dict(sorted(directory.items(), key=lambda item: (item[1].provider, item[1].model)))
+    return dict(sorted(directory.items(), key=lambda item: item[1].key))
 
 
 def _models_in_categories(
@@ -305,38 +322,46 @@ class Heads:
     """Every model that had a version then, listed or not."""
 
 
-def heads_as_of(connection: Connection, moment: datetime) -> Heads:
-    """Every model's head as of ``moment``: three flat queries, no per-model work."""
-    observed_at = latest_observation(connection, moment)
+def heads_as_of(
+    connection: Connection, moment: datetime, catalogs: CatalogScope | None = None
+) -> Heads:
+    """Every model's head as of ``moment`` (in the catalogs read; all when None): three flat
+    queries, no per-model work."""
+    observed_at = latest_observation(connection, moment, catalogs)
     if observed_at is None:
         return Heads(None, frozenset(), {})
+    scope = catalogs or UNFILTERED
     listed = frozenset(
         connection.execute(
-            select(model_availability_table.c.model_id).where(
-                valid_at(model_availability_table, observed_at)
+            scope.where_model(
+                select(model_availability_table.c.model_id).where(
+                    valid_at(model_availability_table, observed_at)
+                ),
+                model_availability_table.c.model_id,
             )
         )
         .scalars()
         .all()
     )
     prices: dict[int, dict[str, PriceValue]] = defaultdict(dict)
-    for model_id, component, amount, dynamic in connection.execute(
-        select(
-            prices_table.c.model_id,
-            prices_table.c.component,
-            prices_table.c.amount,
-            prices_table.c.dynamic,
-        ).where(valid_at(prices_table, observed_at))
-    ).all():
+    price_query = select(
+        prices_table.c.model_id,
+        prices_table.c.component,
+        prices_table.c.amount,
+        prices_table.c.dynamic,
+    ).where(valid_at(prices_table, observed_at))
+    price_rows = connection.execute(scope.where_model(price_query, prices_table.c.model_id))
+    for model_id, component, amount, dynamic in price_rows.all():
         prices[model_id][component] = stored_price(amount, dynamic)
+    version_query = select(
+        model_versions_table.c.model_id,
+        model_versions_table.c.id,
+        model_versions_table.c.name,
+        model_versions_table.c.context_length,
+        model_versions_table.c.priced,
+    ).where(valid_at(model_versions_table, observed_at))
     versions = connection.execute(
-        select(
-            model_versions_table.c.model_id,
-            model_versions_table.c.id,
-            model_versions_table.c.name,
-            model_versions_table.c.context_length,
-            model_versions_table.c.priced,
-        ).where(valid_at(model_versions_table, observed_at))
+        scope.where_model(version_query, model_versions_table.c.model_id)
     ).all()
     models = {
         model_id: ModelHead(model_id, version_id, name, context, priced, prices.get(model_id, {}))

@@ -26,26 +26,28 @@ from etl.reports.document import (
 )
 
 _SORT_NAMES = {"model": "model", "time": "time", "movers": "biggest movers first"}
+Lead = tuple[bool, bool]
+"""Whether rows start with their time (events) and with their catalog (several named)."""
 OTHER_LIMIT: Final = 80
 """Values up to this long read whole in "other changes"; longer ones as a diff."""
 
 
 def change_document(report: ChangeReport) -> Document:
     """``diff`` and ``report``: summary counts and one section per kind of change."""
-    timed = report.events
+    lead = report.events, report.named
     sections = [
-        _model_section(kind, items, timed)
+        _model_section(kind, items, lead)
         for kind, items in (
             ("added", report.added),
             ("removed", report.removed),
             ("returned", report.returned),
         )
     ]
-    sections.append(_price_section(report.price_changes, timed))
+    sections.append(_price_section(report.price_changes, lead))
     if report.rounding_noise:
-        sections.append(_price_section(report.rounding_noise, timed, noise=True))
-    sections.append(_capability_section(report.capability_changes, timed))
-    sections.append(_other_section(report.other_changes, timed))
+        sections.append(_price_section(report.rounding_noise, lead, noise=True))
+    sections.append(_capability_section(report.capability_changes, lead))
+    sections.append(_other_section(report.other_changes, lead))
     return Document(
         title="Model catalog changes",
         lines=_lines(report),
@@ -54,31 +56,35 @@ def change_document(report: ChangeReport) -> Document:
     )
 
 
-def _at(timed: bool) -> tuple[str, ...]:
-    """The time column, when the changes have a time."""
-    return ("at",) if timed else ()
+def _at(timed: bool, named: bool) -> tuple[str, ...]:
+    """The columns before the model: its time, when the changes have one, and its
+    catalog, when the report names them."""
+    return ("at",) * timed + ("catalog",) * named
 
 
-def _stamp(change: ModelChange | PriceChange | FieldChange, timed: bool) -> tuple[Cell, ...]:
-    return (Cell(when(change.at)),) if timed else ()
+def _stamp(
+    change: ModelChange | PriceChange | FieldChange, timed: bool, named: bool
+) -> tuple[Cell, ...]:
+    time = (Cell(when(change.at)),) if timed else ()
+    return (*time, Cell(change.catalog or "", code=True)) if named else time
 
 
-def _model_section(kind: str, items: tuple[ModelChange, ...], timed: bool) -> Section:
+def _model_section(kind: str, items: tuple[ModelChange, ...], lead: Lead) -> Section:
     """The models added, removed or returned."""
-    model_columns = (*_at(timed), "model", "name", "context", "prompt USD/1M", "completion USD/1M")
+    model_columns = (*_at(*lead), "model", "name", "context", "prompt USD/1M", "completion USD/1M")
     return Section(
         kind,
         f"{kind} ({len(items)})",
         model_columns,
-        _model_rows(items, timed),
+        _model_rows(items, lead),
         numeric_columns(model_columns, "context", "prompt USD/1M", "completion USD/1M"),
     )
 
 
-def _model_rows(items: Iterable[ModelChange], timed: bool) -> tuple[Row, ...]:
+def _model_rows(items: Iterable[ModelChange], lead: Lead) -> tuple[Row, ...]:
     return tuple(
         (
-            *_stamp(item, timed),
+            *_stamp(item, *lead),
             Cell(item.model, code=True),
             Cell(value_text(item.name, 50)),
             Cell(value_text(item.context_length)),
@@ -90,11 +96,11 @@ def _model_rows(items: Iterable[ModelChange], timed: bool) -> tuple[Row, ...]:
 
 
 def _price_section(
-    price_changes: tuple[PriceChange, ...], timed: bool, *, noise: bool = False
+    price_changes: tuple[PriceChange, ...], lead: Lead, *, noise: bool = False
 ) -> Section:
     """The price changes, or (``noise``) the rounding noise, in muted tones."""
     price_columns = (
-        *_at(timed),
+        *_at(*lead),
         "model",
         "component",
         "old",
@@ -112,7 +118,7 @@ def _price_section(
         price_columns,
         tuple(
             (
-                *_stamp(change, timed),
+                *_stamp(change, *lead),
                 Cell(change.model, code=True),
                 Cell(change.component, code=True),
                 price_cell(change.old),
@@ -129,14 +135,14 @@ def _price_section(
     )
 
 
-def _capability_section(capabilities: tuple[FieldChange, ...], timed: bool) -> Section:
+def _capability_section(capabilities: tuple[FieldChange, ...], lead: Lead) -> Section:
     return Section(
         "capability_changes",
         f"capability changes ({len(capabilities)})",
-        (*_at(timed), "model", "field", "change"),
+        (*_at(*lead), "model", "field", "change"),
         tuple(
             (
-                *_stamp(change, timed),
+                *_stamp(change, *lead),
                 Cell(change.model, code=True),
                 Cell(change.field, code=True),
                 Cell(change_text(change), wrap=True),
@@ -146,14 +152,14 @@ def _capability_section(capabilities: tuple[FieldChange, ...], timed: bool) -> S
     )
 
 
-def _other_section(others: tuple[FieldChange, ...], timed: bool) -> Section:
+def _other_section(others: tuple[FieldChange, ...], lead: Lead) -> Section:
     return Section(
         "other_changes",
         f"other changes ({len(others)})",
-        (*_at(timed), "model", "field", "change"),
+        (*_at(*lead), "model", "field", "change"),
         tuple(
             (
-                *_stamp(change, timed),
+                *_stamp(change, *lead),
                 Cell(change.model, code=True),
                 Cell(change.field, code=True),
                 Cell(change_text(change, OTHER_LIMIT), wrap=True, details=_full_texts(change)),
@@ -180,9 +186,20 @@ def _full_text(value: Any) -> str:
 
 def _lines(report: ChangeReport) -> tuple[str, ...]:
     """Under the title: the window and its observations, net or events, the sort, filters."""
+    window = (
+        f"From {when(report.since)} to {when(report.until)}, UTC."
+        if report.named
+        else f"From {when(report.since)} (observed {when(report.since_observed_at)})"
+        f" to {when(report.until)} (observed {when(report.until_observed_at)}), UTC."
+    )
     lines = [
-        f"From {when(report.since)} (observed {when(report.since_observed_at)})"
-        f" to {when(report.until)} (observed {when(report.until_observed_at)}), UTC.",
+        window,
+        *(
+            f"Catalog {name}: observed {when(since)} and {when(until)}."
+            if report.named
+            else f"Catalog {name}."
+            for name, since, until in report.catalogs
+        ),
         "Every change observed in the window, with its time."
         if report.events
         else "Net difference between the two states.",

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from etl.ingest.money import DYNAMIC, Price
+from etl.read.catalogs import named
 from etl.read.changes import ChangeReport, ModelChange
 from etl.read.prices import PriceTable
 from etl.read.units import decimal_text, per_million, price_value_text, unit
@@ -90,7 +91,9 @@ def cell_text(value: Any) -> str:
 def changes(report: ChangeReport) -> str:
     """One row per change: model sections (added, removed, returned), then price changes,
     rounding noise (section ``rounding_noise``), then field changes (section
-    ``capability`` or ``other``)."""
+    ``capability`` or ``other``). A ``catalog`` column follows ``at`` when the report names
+    several catalogs."""
+    columns = _columns(report)
     rows: list[dict[str, Any]] = []
     for section in ("added", "removed", "returned"):
         rows += [_model_row(section, item) for item in getattr(report, section)]
@@ -100,19 +103,31 @@ def changes(report: ChangeReport) -> str:
     ):
         for change in price_changes:
             document = change.to_json()
-            rows.append({"section": section, **{k: document.get(k) for k in CHANGE_COLUMNS[1:]}})
+            rows.append({"section": section, **{k: document.get(k) for k in columns[1:]}})
     for field_change in report.changes:
         document = field_change.to_json()
         rows.append(
             {
                 "section": field_change.kind,
-                **{k: document.get(k) for k in _IDENTITY},
+                **_identity(document),
                 "field": field_change.field,
                 "old": document["old"],
                 "new": document["new"],
             }
         )
-    return _write(CHANGE_COLUMNS, rows)
+    return _write(columns, rows)
+
+
+def _columns(report: ChangeReport) -> tuple[str, ...]:
+    """CHANGE_COLUMNS, with ``catalog`` after ``at`` when the report names several."""
+    if not report.named:
+        return CHANGE_COLUMNS
+    return (*CHANGE_COLUMNS[:2], "catalog", *CHANGE_COLUMNS[2:])
+
+
+def _identity(document: dict[str, Any]) -> dict[str, Any]:
+    """A change's time and model, and its catalog when the report names several."""
+    return named(document.get("catalog")) | {k: document.get(k) for k in _IDENTITY}
 
 
 def _model_row(section: str, item: ModelChange) -> dict[str, Any]:
@@ -120,7 +135,7 @@ def _model_row(section: str, item: ModelChange) -> dict[str, Any]:
     document = item.to_json()
     return {
         "section": section,
-        **{k: document.get(k) for k in _IDENTITY},
+        **_identity(document),
         "context_length": item.context_length,
         "prompt_per_million": _per_million_text(item.price("prompt"), "prompt"),
         "completion_per_million": _per_million_text(item.price("completion"), "completion"),
@@ -135,14 +150,15 @@ def _per_million_text(price: Price | None, component: str) -> str | None:
 
 def prices(table: PriceTable) -> str:
     """One row per model: each component per unit, and per 1M tokens for token components."""
-    columns = ["provider", "model", "vendor", "name", "context_length"]
+    columns = ["catalog"] if table.named else []
+    columns += ["provider", "model", "vendor", "name", "context_length"]
     for component in table.components:
         columns.append(component)
         if unit(component) == "token":
             columns.append(f"{component}_per_million")
     rows = []
     for entry in table.rows:
-        row: dict[str, Any] = {
+        row: dict[str, Any] = named(entry.info.catalog) | {
             "provider": entry.info.provider,
             "model": entry.info.model,
             "vendor": entry.info.vendor,

@@ -12,6 +12,8 @@ written with feedgen.
 * Deterministic: the same database and window give the same bytes. The feed's ``updated``
   is its newest entry's (the latest observation when it has none), never the clock.
 * Nothing links outside: no link elements, no generator URI, no ``<a>`` or ``<img>``.
+* A feed over several catalogs names each entry's catalog (its title starts with it); one
+  over a single catalog (``--catalog``, or a database of one) reads as it always did.
 * Catalog text is made visible (:func:`etl.text.visible`, plus U+FFFE and U+FFFF) and
   HTML-escaped; feedgen (lxml) escapes the HTML again as XML text. XML 1.0 cannot hold most
   control characters at all (lxml refuses them), so this is needed, not only tidy.
@@ -22,6 +24,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
@@ -35,6 +38,8 @@ from etl.version import package_version
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
+
+    from etl.read.catalogs import CatalogScope
 
 DEFAULT_TITLE: Final = "Model catalog changes"
 DEFAULT_ID: Final = "tag:catalog-etl,2025:changes"
@@ -146,15 +151,18 @@ def _section(title: str, lines: Sequence[str]) -> str:
     return f"<h3>{title} ({len(lines)})</h3>\n<ul>{items}</ul>\n"
 
 
-def entry_content(run: RunChanges) -> str:
-    """The entry's HTML: when, then one list per kind of change."""
+def entry_content(run: RunChanges, *, named: bool = False) -> str:
+    """The entry's HTML: when (and in which catalog, when ``named``), then one list per
+    kind of change."""
     report = run.report
     against = (
         f"compared with {when(run.previous_at)} UTC"
         if run.previous_at is not None
         else "the first observation"
     )
-    parts = [f"<p>Observed {when(run.observed_at)} UTC, {against}.</p>\n"]
+    observed = f"{when(run.observed_at)} UTC, {against}."
+    where = f"Catalog {_h(run.catalog)}: observed" if named else "Observed"
+    parts = [f"<p>{where} {observed}</p>\n"]
     for title, models in (
         ("Added", report.added),
         ("Removed", report.removed),
@@ -183,13 +191,15 @@ def _news(run: RunChanges) -> bool:
     return run.previous_at is not None and not run.empty
 
 
-def feed_runs(connection: Connection, since: datetime, limit: int) -> list[RunChanges]:
-    """The newest ``limit`` syncs observed since ``since`` that brought news (see
-    :func:`_news`), newest first."""
+def feed_runs(
+    connection: Connection, since: datetime, limit: int, catalogs: CatalogScope | None = None
+) -> list[RunChanges]:
+    """The newest ``limit`` syncs of the catalogs read (all when None) observed since
+    ``since`` that brought news (see :func:`_news`), newest first."""
     wanted = limit
     found: dict[int, RunChanges] = {}
     while True:
-        ids = recent_runs(connection, since, wanted)
+        ids = recent_runs(connection, since, wanted, catalogs)
         for run_id in ids:
             if run_id not in found:
                 found[run_id] = run_changes(connection, run_id)
@@ -206,9 +216,10 @@ def render(
     title: str = DEFAULT_TITLE,
     feed_id: str = DEFAULT_ID,
     updated: datetime = EPOCH,
+    named: bool = False,
 ) -> bytes:
     """The Atom document (UTF-8) of ``runs``; ``updated`` is the feed's when it has no
-    entry."""
+    entry. With ``named`` each entry names its run's catalog."""
     from feedgen.feed import FeedGenerator
 
     runs = list(runs)
@@ -225,25 +236,39 @@ def render(
     for run in runs:
         entry = generator.add_entry(order="append")  # feedgen prepends by default
         entry.id(entry_id(feed_id, run))
-        entry.title(entry_title(run.report))
+        title = entry_title(run.report)
+        entry.title(f"{safe(run.catalog)}: {title}" if named else title)
         entry.updated(run.observed_at)
-        entry.content(entry_content(run), type="html")
+        entry.content(entry_content(run, named=named), type="html")
     document: bytes = generator.atom_str(pretty=True)
     return document
 
 
-def collect(engine: Engine, since: datetime, limit: int) -> tuple[list[RunChanges], datetime]:
-    """The entries' runs (:func:`feed_runs`) and the feed's ``updated`` should it have none
-    (the latest observation), read in one snapshot of the database: a sync committing
-    meanwhile is in the feed whole or not at all."""
+@dataclass(frozen=True)
+class FeedRuns:
+    runs: list[RunChanges]
+    """The entries' runs, newest first."""
+    updated: datetime
+    """The feed's ``updated`` should it have no entry: the latest observation."""
+    named: bool
+    """Whether entries name their catalog: the feed covers several."""
+
+
+def collect(engine: Engine, since: datetime, limit: int, catalogs: Iterable[str] = ()) -> FeedRuns:
+    """The entries' runs (:func:`feed_runs`) of the catalogs named (all when none), read in
+    one snapshot of the database: a sync committing meanwhile is in the feed whole or not
+    at all. :class:`~etl.read.catalogs.UnknownCatalog` for a name the database lacks."""
+    from etl.read.catalogs import catalog_scope
     from etl.read.queries import latest_observation
 
     connection = engine.connect()
     if engine.dialect.name == "postgresql":
         connection = connection.execution_options(isolation_level="REPEATABLE READ")
     with connection:
-        runs = feed_runs(connection, since, limit)
-        return runs, latest_observation(connection) or EPOCH
+        scope = catalog_scope(connection, catalogs)
+        runs = feed_runs(connection, since, limit, scope)
+        updated = latest_observation(connection, catalogs=scope) or EPOCH
+        return FeedRuns(runs, updated, scope.named)
 
 
 def build_feed(
@@ -253,11 +278,14 @@ def build_feed(
     limit: int = DEFAULT_LIMIT,
     title: str = DEFAULT_TITLE,
     feed_id: str = DEFAULT_ID,
+    catalogs: Sequence[str] = (),
 ) -> bytes:
-    """The feed of the syncs observed since ``since``."""
+    """The feed of the syncs of ``catalogs`` (all when empty) observed since ``since``."""
     check_feed_id(feed_id)
-    runs, updated = collect(engine, since, limit)
-    return render(runs, title=title, feed_id=feed_id, updated=updated)
+    found = collect(engine, since, limit, catalogs)
+    return render(
+        found.runs, title=title, feed_id=feed_id, updated=found.updated, named=found.named
+    )
 
 
 def database_feed(
@@ -268,10 +296,12 @@ def database_feed(
     title: str = DEFAULT_TITLE,
     feed_id: str = DEFAULT_ID,
     clock: Callable[[], datetime] | None = None,
+    catalogs: Sequence[str] = (),
 ) -> Callable[[], bytes]:
     """What ``serve`` answers ``/feed.xml`` with: a function that builds the feed of the
-    last ``window`` from the database each time it is called, on an engine of its own
-    (no pool: nothing is held between requests), disposed afterwards."""
+    last ``window`` (of ``catalogs``; all when empty) from the database each time it is
+    called, on an engine of its own (no pool: nothing is held between requests), disposed
+    afterwards."""
     check_feed_id(feed_id)
 
     def produce() -> bytes:
@@ -288,7 +318,9 @@ def database_feed(
             options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
         engine = make_engine(database_url, **options)
         try:
-            return build_feed(engine, now - window, limit=limit, title=title, feed_id=feed_id)
+            return build_feed(
+                engine, now - window, limit=limit, title=title, feed_id=feed_id, catalogs=catalogs
+            )
         finally:
             engine.dispose()
 

@@ -52,7 +52,9 @@ def history_document(history: ModelHistory) -> Document:
     return Document(
         title=f"History of {info.model}",
         lines=(
-            f"{history.name or info.model} · provider {info.provider} · vendor {info.vendor}",
+            f"{history.name or info.model} · "
+            + (f"catalog {history.catalog} · " if history.catalog else "")
+            + f"provider {info.provider} · vendor {info.vendor}",
             f"First seen {when(info.first_seen_at)}, last seen {when(info.last_seen_at)} UTC;"
             f" {listed}.",
             "Components a priced model does not list cost 0 and have no stored row.",

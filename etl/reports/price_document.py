@@ -21,7 +21,9 @@ def _unit_header(component: str) -> str:
 
 def price_document(table: PriceTable) -> Document:
     """``prices``: one row per model, a column per component (per 1M tokens)."""
+    named = table.named
     columns = (
+        *(("catalog",) if named else ()),
         "model",
         "name",
         "context",
@@ -29,6 +31,7 @@ def price_document(table: PriceTable) -> Document:
     )
     rows = tuple(
         (
+            *((Cell(row.info.catalog or "", code=True),) if named else ()),
             Cell(row.model, code=True),
             Cell(value_text(row.head.name, 50)),
             Cell(value_text(row.head.context_length)),
@@ -36,8 +39,9 @@ def price_document(table: PriceTable) -> Document:
         )
         for row in table.rows
     )
+    observed = "; ".join(f"catalog {name} observed {when(at)}" for name, at in table.catalogs)
     lines = [
-        f"As of {when(table.as_of)} UTC (observed {when(table.observed_at)}).",
+        f"As of {when(table.as_of)} UTC ({observed or f'observed {when(table.observed_at)}'}).",
         'USD per 1M tokens for token prices, per unit otherwise; 0 is free, "unpriced"'
         " means the model has no pricing at all.",
     ]
@@ -55,7 +59,7 @@ def price_document(table: PriceTable) -> Document:
                 f"models ({len(rows)})",
                 columns,
                 rows,
-                frozenset(range(2, len(columns))),
+                frozenset(range(2 + named, len(columns))),
             ),
         ),
         empty_text="no models",

@@ -10,6 +10,7 @@ from typing import Final, TypeVar
 
 from sqlalchemy import Connection
 
+from etl.read.catalogs import CatalogScope, catalog_scope
 from etl.read.change_events import change_events
 from etl.read.history import price_series
 from etl.read.net_changes import net_changes
@@ -52,26 +53,31 @@ def build(
     events: bool = False,
     max_charts: int = DEFAULT_CHARTS,
     include_noise: bool = False,
+    catalogs: CatalogScope | None = None,
 ) -> Document:
-    """The change document (price changes biggest movers first) and, for the models with
-    the biggest price moves, one chart each of the components that changed. With
-    ``max_charts`` 0 a line under the title says the charts were left out."""
+    """The change document (price changes biggest movers first) of the catalogs read (all
+    when None) and, for the models with the biggest price moves, one chart each of the
+    components that changed. With ``max_charts`` 0 a line under the title says the charts
+    were left out."""
+    scope = catalogs or catalog_scope(connection)
     query = change_events if events else net_changes
-    result = query(connection, since, until, filters, "movers", include_noise=include_noise)
+    result = query(
+        connection, since, until, filters, "movers", include_noise=include_noise, catalogs=scope
+    )
     document = change_document(result)
     if result.price_changes and max_charts == 0:
         return replace(document, lines=(*document.lines, LEFT_OUT))
-    wanted: dict[tuple[str, str], set[str]] = {}
+    wanted: dict[tuple[str, str, str], set[str]] = {}
     for change in result.price_changes:
-        key = (change.provider, change.model)
+        key = (change.catalog or "", change.provider, change.model)
         if key in wanted or len(wanted) < max_charts:
             wanted.setdefault(key, set()).add(change.component)
     if not wanted:
         return document
     infos = {
-        (info.provider, info.model): info
-        for info in model_directory(connection, filters, since, until).values()
-        if (info.provider, info.model) in wanted
+        info.key: info
+        for info in model_directory(connection, filters, since, until, catalogs=scope).values()
+        if info.key in wanted
     }
     components = {c for cs in wanted.values() for c in cs}
     series = price_series(connection, list(infos.values()), components, since=since, until=until)
@@ -80,11 +86,12 @@ def build(
         lines = tuple(
             s
             for s in sorted(series, key=lambda s: component_order(s.component))
-            if (s.info.provider, s.info.model) == key and s.component in changed
+            if s.info.key == key and s.component in changed
         )
         if lines:
             name = " ".join((lines[0].name or "").split())
-            title = f"{key[1]} ({name})" if name else key[1]
+            model = f"{key[0]}: {key[2]}" if key[0] else key[2]
+            title = f"{model} ({name})" if name else model
             chart_list.append(Chart(title, lines))
     return with_charts(document, chart_list)
 

@@ -159,6 +159,7 @@ def run_detail(console: Console, run: dict[str, Any]) -> None:
     providers = run["providers"] or {}
     said = [f"{name} ({'' if ok else 'not '}configured)" for name, ok in providers.items()]
     fields: list[tuple[str, object]] = [
+        *((("catalog", run["catalog"]),) if "catalog" in run else ()),
         ("run", run["id"]),
         ("status", run["status"]),
         ("observed", run["observed_at"]),
@@ -220,8 +221,10 @@ def models(console: Console, report: dict[str, Any]) -> None:
     if report["observed_at"] is None:
         console.print(text(f"nothing was observed at or before {report['as_of']}"))
         return
+    named = len(report.get("catalogs", ())) > 1
     rows = [
         (
+            *((m["catalog"],) if named else ()),
             m["provider"],
             Whole(m["model"]),
             m["name"],
@@ -232,15 +235,21 @@ def models(console: Console, report: dict[str, Any]) -> None:
         )
         for m in report["models"]
     ]
-    title = f"{len(rows)} models as of {report['as_of']} (observed {report['observed_at']})"
-    console.print(
-        _table(title, ("provider", "model", "name", "context", "pricing (USD/unit)"), rows)
+    observed = "; ".join(
+        f"catalog {c['name']} observed {c['observed_at'] or 'never'}"
+        for c in report.get("catalogs", ())
     )
+    observed = observed or f"observed {report['observed_at']}"
+    title = f"{len(rows)} models as of {report['as_of']} ({observed})"
+    columns = ("provider", "model", "name", "context", "pricing (USD/unit)")
+    console.print(_table(title, ("catalog",) * named + columns, rows))
 
 
 def runs(console: Console, report: dict[str, Any]) -> None:
+    named = any("catalog" in r for r in report["runs"])
     rows = [
         (
+            *((r["catalog"],) if named else ()),
             r["id"],
             r["status"],
             r["observed_at"],
@@ -258,6 +267,7 @@ def runs(console: Console, report: dict[str, Any]) -> None:
         _table(
             "sync runs, newest first",
             (
+                *(("catalog",) if named else ()),
                 "id",
                 "status",
                 "observed",
