@@ -9,10 +9,12 @@ provider that lost its configuration (an InsForge gateway whose key was revoked)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select
+from sqlalchemy import ColumnElement, Connection, func, or_, select
 
 from etl.config import DEFAULT_MAX_FAILURES
 from etl.db.tables import (
@@ -23,6 +25,7 @@ from etl.db.tables import (
     services_table,
     sync_runs_table,
 )
+from etl.read.catalogs import CatalogScope, catalog_scope
 from etl.read.runs import run_json
 from etl.times import iso, parse_time, utcnow
 
@@ -48,33 +51,33 @@ RUN_FIELDS = (
 _RUN_COLUMNS = tuple(sync_runs_table.c[name] for name in RUN_FIELDS)
 
 
-def _last_run(connection: Connection) -> dict[str, Any] | None:
-    """The run started last, whatever its status (``running`` included)."""
-    row = (
-        connection.execute(
-            select(*_RUN_COLUMNS)
-            .order_by(sync_runs_table.c.started_at.desc(), sync_runs_table.c.id.desc())
-            .limit(1)
-        )
-        .mappings()
-        .first()
-    )
-    return run_json(dict(row)) if row is not None else None
+Catalogs = Sequence[int] | None
+"""The catalogs a figure covers, by id; None: every catalog."""
 
 
-def _last_success(connection: Connection) -> dict[str, Any] | None:
-    """The successful run committed last: its ``finished_at`` is when its data appeared."""
-    row = (
-        connection.execute(
-            select(*_RUN_COLUMNS)
-            .where(sync_runs_table.c.status == "succeeded")
-            .order_by(sync_runs_table.c.finished_at.desc(), sync_runs_table.c.id.desc())
-            .limit(1)
-        )
-        .mappings()
-        .first()
-    )
-    return run_json(dict(row)) if row is not None else None
+def _in(column: Any, catalogs: Catalogs) -> tuple[ColumnElement[bool], ...]:
+    """The condition keeping rows to ``catalogs`` (``column`` holds a catalog id)."""
+    return () if catalogs is None else (column.in_(catalogs),)
+
+
+def _run(
+    connection: Connection, scope: CatalogScope, catalogs: Catalogs, *, succeeded: bool
+) -> dict[str, Any] | None:
+    """The run of ``catalogs`` started last, whatever its status (``running`` included);
+    with ``succeeded``, the successful run committed last (its ``finished_at`` is when its
+    data appeared). It names its catalog when catalogs are named."""
+    runs = sync_runs_table.c
+    query = select(runs.catalog_id, *_RUN_COLUMNS).where(*_in(runs.catalog_id, catalogs))
+    if succeeded:
+        query = query.where(runs.status == "succeeded")
+    latest = runs.finished_at if succeeded else runs.started_at
+    query = query.order_by(latest.desc(), runs.id.desc()).limit(1)
+    row = connection.execute(query).mappings().first()
+    if row is None:
+        return None
+    run = dict(row)
+    catalog = scope.label(run.pop("catalog_id"))
+    return ({"catalog": catalog} if catalog else {}) | run_json(run)
 
 
 def _services(connection: Connection, now: datetime) -> list[dict[str, Any]]:
@@ -108,16 +111,22 @@ def _services(connection: Connection, now: datetime) -> list[dict[str, Any]]:
     ]
 
 
-def _failure_streak(connection: Connection) -> dict[str, Any] | None:
-    """The runs that failed since the last one that applied (succeeded or held): how many,
-    since when, and the latest error in full; None when the last one applied."""
+def _failure_streak(connection: Connection, catalogs: Catalogs) -> dict[str, Any] | None:
+    """The runs of ``catalogs`` (one, or every catalog when None) that failed since the
+    last one that applied (succeeded or held): how many, since when, and the latest error
+    in full; None when the last one applied."""
     runs = sync_runs_table.c
+    own = _in(runs.catalog_id, catalogs)
     applied = (
         select(func.max(runs.started_at))
-        .where(runs.status.in_(("succeeded", "held")))
+        .where(runs.status.in_(("succeeded", "held")), *own)
         .scalar_subquery()
     )
-    since_applied = (runs.status == "failed", or_(applied.is_(None), runs.started_at > applied))
+    since_applied = (
+        runs.status == "failed",
+        or_(applied.is_(None), runs.started_at > applied),
+        *own,
+    )
     count, first, last = connection.execute(
         select(func.count(), func.min(runs.started_at), func.max(runs.started_at)).where(
             *since_applied
@@ -140,24 +149,28 @@ def _failure_streak(connection: Connection) -> dict[str, Any] | None:
     }
 
 
-def _providers(connection: Connection) -> list[dict[str, Any]]:
+def _providers(
+    connection: Connection, scope: CatalogScope, catalogs: Catalogs
+) -> list[dict[str, Any]]:
     """Each provider's ``configured`` flag now, since when, and whether it ever said it was
     configured (a gateway that lost its key, rather than one that never had one)."""
     states = provider_states_table.c
     ever = select(states.provider_id).where(states.configured).distinct()
     rows = connection.execute(
         select(
+            providers_table.c.catalog_id,
             providers_table.c.name,
             states.configured,
             states.valid_from,
             states.provider_id.in_(ever).label("was_configured"),
         )
         .join(providers_table, providers_table.c.id == states.provider_id)
-        .where(states.valid_to.is_(None))
-        .order_by(providers_table.c.name)
+        .where(states.valid_to.is_(None), *_in(providers_table.c.catalog_id, catalogs))
+        .order_by(providers_table.c.name, providers_table.c.catalog_id)
     )
     return [
-        {
+        ({"catalog": scope.known[row.catalog_id]} if scope.named else {})
+        | {
             "name": row.name,
             "configured": row.configured,
             "since": iso(row.valid_from),
@@ -167,22 +180,74 @@ def _providers(connection: Connection) -> list[dict[str, Any]]:
     ]
 
 
-def last_success_at(connection: Connection) -> datetime | None:
-    """When the latest successful sync finished (committed), by any process."""
+def last_success_at(connection: Connection, catalogs: Catalogs = None) -> datetime | None:
+    """When the latest successful sync (of ``catalogs``; of any when None) finished
+    (committed), by any process."""
+    runs = sync_runs_table.c
     finished: datetime | None = connection.execute(
-        select(func.max(sync_runs_table.c.finished_at)).where(
-            sync_runs_table.c.status == "succeeded"
+        select(func.max(runs.finished_at)).where(
+            runs.status == "succeeded", *_in(runs.catalog_id, catalogs)
         )
     ).scalar_one()
     return finished
 
 
-def models_available(connection: Connection) -> int:
-    """Models listed by their provider in the latest catalog that named it."""
-    count: int = connection.execute(
-        select(func.count()).select_from(models_table).where(models_table.c.available)
-    ).scalar_one()
+def models_available(connection: Connection, catalogs: Catalogs = None) -> int:
+    """Models (of ``catalogs``; all when None) listed by their provider in the latest
+    catalog that named it."""
+    query = select(func.count()).select_from(models_table).where(models_table.c.available)
+    if catalogs is not None:
+        query = query.where(
+            models_table.c.provider_id.in_(
+                select(providers_table.c.id).where(providers_table.c.catalog_id.in_(catalogs))
+            )
+        )
+    count: int = connection.execute(query).scalar_one()
     return count
+
+
+@dataclass(frozen=True)
+class Limits:
+    """When a catalog is unhealthy (see :func:`status_report`)."""
+
+    max_age: timedelta | None
+    max_failures: int | None
+    max_unconfigured: timedelta | None
+    now: datetime
+
+
+def _health(
+    connection: Connection, scope: CatalogScope, catalogs: Catalogs, limits: Limits
+) -> dict[str, Any]:
+    """The health of ``catalogs`` taken together (every catalog when None): its runs,
+    providers and models, and what is wrong. A failure streak is one catalog's (or the
+    only one's): the caller picks among several."""
+    last_success = _run(connection, scope, catalogs, succeeded=True)
+    finished = last_success["finished_at"] if last_success else None
+    age = (limits.now - parse_time(finished)).total_seconds() if finished else None
+    one = catalogs is None or len(catalogs) == 1
+    failing = _failure_streak(connection, catalogs) if one else None
+    providers = _providers(connection, scope, catalogs)
+    problems = _recent_success_problems(age, limits.max_age)
+    if failing and limits.max_failures is not None and failing["count"] >= limits.max_failures:
+        problems.append(
+            f"{failing['count']} runs failed in a row since {failing['since']}; the last one"
+            f" (run {failing['last_run_id']}): {failing['error']}"
+        )
+    unconfigured = limits.max_unconfigured
+    problems += _unconfigured_problems(
+        providers, limits.max_age if unconfigured is None else unconfigured, limits.now
+    )
+    return {
+        "last_run": _run(connection, scope, catalogs, succeeded=False),
+        "last_success": last_success,
+        "last_success_age_seconds": round(age, 3) if age is not None else None,
+        "failing": failing,
+        "providers": providers,
+        "models_available": models_available(connection, catalogs),
+        "healthy": not problems,
+        "problems": problems,
+    }
 
 
 def status_report(
@@ -192,47 +257,49 @@ def status_report(
     max_failures: int | None = DEFAULT_MAX_FAILURES,
     max_unconfigured: timedelta | None = None,
     now: datetime | None = None,
+    catalogs: CatalogScope | None = None,
 ) -> dict[str, Any]:
-    """The document behind ``catalog-etl status``.
+    """The document behind ``catalog-etl status``, for the catalogs read (all when None).
 
-    ``healthy`` is False, with the reasons in ``problems``, when: ``max_age`` is given and
-    no sync has succeeded within it; ``max_failures`` runs or more failed in a row; a
-    provider that was configured has said it is not for longer than ``max_unconfigured``
-    (by default ``max_age``). ``next_run_at`` is the earliest next run among services whose
-    heartbeat is fresh.
+    A catalog is unhealthy, with the reasons in ``problems``, when: ``max_age`` is given and
+    none of its syncs has succeeded within it; ``max_failures`` of its runs or more failed
+    in a row; a provider of it that was configured has said it is not for longer than
+    ``max_unconfigured`` (by default ``max_age``). ``next_run_at`` is the earliest next run
+    among services whose heartbeat is fresh.
+
+    A database of one catalog gets one verdict. Otherwise, and whenever catalogs are asked
+    for, ``catalogs`` holds each one's health and every problem names its catalog; the last
+    run and success at the top are the latest of any of them, ``failing`` the longest
+    streak, the providers and models those of all of them.
     """
-    now = now or utcnow()
-    last_success = _last_success(connection)
-    services = _services(connection, now)
+    limits = Limits(max_age, max_failures, max_unconfigured, now or utcnow())
+    scope = catalogs or catalog_scope(connection)
+    services = _services(connection, limits.now)
     upcoming = [s["next_run_at"] for s in services if not s["stale"] and s["next_run_at"]]
     for service in services:
         service["next_run_at"] = iso(service["next_run_at"]) if service["next_run_at"] else None
-    finished = last_success["finished_at"] if last_success else None
-    age = (now - parse_time(finished)).total_seconds() if finished else None
-    failing = _failure_streak(connection)
-    providers = _providers(connection)
-    problems = _recent_success_problems(age, max_age)
-    if failing and max_failures is not None and failing["count"] >= max_failures:
-        problems.append(
-            f"{failing['count']} runs failed in a row since {failing['since']}; the last one"
-            f" (run {failing['last_run_id']}): {failing['error']}"
-        )
-    limit = max_unconfigured if max_unconfigured is not None else max_age
-    problems += _unconfigured_problems(providers, limit, now)
+    ids = scope.shown_ids() if scope.shown else None
+    overall = _health(connection, scope, ids, limits)
+    each = [
+        {"name": name} | _health(connection, scope, [catalog], limits)
+        for name, catalog in zip(scope.shown, ids or (), strict=True)
+    ]
+    if each:
+        overall["problems"] = [f"catalog {c['name']}: {p}" for c in each for p in c["problems"]]
+        streaks = [{"catalog": c["name"]} | c["failing"] for c in each if c["failing"]]
+        overall["failing"] = max(streaks, key=lambda streak: streak["count"], default=None)
+    problems = overall.pop("problems")
+    del overall["healthy"]
     return {
-        "now": iso(now),
-        "last_run": _last_run(connection),
-        "last_success": last_success,
-        "last_success_age_seconds": round(age, 3) if age is not None else None,
-        "failing": failing,
-        "providers": providers,
-        "models_available": models_available(connection),
+        "now": iso(limits.now),
+        **overall,
         "next_run_at": iso(min(upcoming)) if upcoming else None,
         "services": services,
         "max_age_seconds": max_age.total_seconds() if max_age is not None else None,
         "healthy": not problems,
         "problems": problems,
         "problem": problems[0] if problems else None,
+        **({"catalogs": each} if each else {}),
     }
 
 
