@@ -104,15 +104,7 @@ def apply_catalog(
     is freed before the rows are written (a third less peak memory on a large first load);
     only for a caller that holds no other reference to the parsed document.
     """
-    if raw.complete:
-        raw = _naming_absent_providers(connection, raw, catalog_id)
-    provider_ids = ensure_names(
-        connection,
-        providers_table,
-        raw.providers,
-        scope={"catalog_id": catalog_id},
-        first_seen_at=observed_at,
-    )
+    raw, provider_ids = _providers(connection, raw, catalog_id, observed_at)
     known = _known_models(connection, provider_ids)
     from etl.ingest.validate import build_catalog  # here: a same-payload resync never validates
 
@@ -149,16 +141,26 @@ def apply_catalog(
     return Applied(counts, catalog, held, raw.providers, len(changes.prices))
 
 
-def _naming_absent_providers(
-    connection: Connection, raw: RawCatalog, catalog_id: int
-) -> RawCatalog:
-    """A payload that lists every provider of its source, with the providers its catalog
-    held before and it no longer names, as configured and empty: their models are gone."""
-    known = connection.execute(
-        select(providers_table.c.name).where(providers_table.c.catalog_id == catalog_id)
-    ).scalars()
-    absent = {name: True for name in known if name not in raw.providers}
-    return replace(raw, providers={**raw.providers, **absent}) if absent else raw
+def _providers(
+    connection: Connection, raw: RawCatalog, catalog_id: int, observed_at: datetime
+) -> tuple[RawCatalog, dict[str, int]]:
+    """The catalog's providers this payload speaks for, by name and id. A payload that lists
+    every provider of its source also speaks for the ones its catalog held before and it no
+    longer names, as configured and empty: their models are gone."""
+    if raw.complete:
+        known = connection.execute(
+            select(providers_table.c.name).where(providers_table.c.catalog_id == catalog_id)
+        ).scalars()
+        absent = {name: True for name in known if name not in raw.providers}
+        raw = replace(raw, providers={**raw.providers, **absent}) if absent else raw
+    ids = ensure_names(
+        connection,
+        providers_table,
+        raw.providers,
+        scope={"catalog_id": catalog_id},
+        first_seen_at=observed_at,
+    )
+    return raw, ids
 
 
 def _without(
