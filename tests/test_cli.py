@@ -297,14 +297,19 @@ class TestDocumentation:
             assert f"`{variable}`" in table or f"`{short}`" in table, variable
 
     def test_readme_sql_examples_run(self, engine: Engine, database_url: str) -> None:
-        """Every ```sql block of the README runs on a loaded database and returns rows."""
-        for sample in SAMPLES:
+        """Every ```sql block of the README runs on a loaded database and returns rows: the
+        demo's two captures, and the July one again as a second catalog (for the examples that
+        compare catalogs)."""
+        catalogs = [(sample, "default") for sample in SAMPLES] + [(SAMPLES[0], "july")]
+        for sample, catalog in catalogs:
             run(
                 "sync",
                 "--file",
                 str(sample.path),
                 "--observed-at",
                 sample.observed_at.isoformat(),
+                "--catalog",
+                catalog,
                 "--database-url",
                 database_url,
                 "--allow-mass-removal",
