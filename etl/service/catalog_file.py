@@ -226,16 +226,21 @@ def _schedule(settings: Settings, where: str) -> Schedule:
         zone = parse_timezone(settings.timezone)
     except ScheduleError as error:
         raise CatalogFileError(f"{where}: timezone: {error}") from None
-    key = "every" if settings.every is not None else "cron"
-    try:
-        return schedule_of(
-            every_interval=settings.every,
-            cron_expression=settings.cron,
-            timezone=zone,
-            jitter=settings.jitter,
-        )
-    except ScheduleError as error:
-        raise CatalogFileError(f"{where}: {key}: {error}") from None
+    # Without the jitter first, so that an error names the key at fault.
+    for key, jitter in (
+        ("every" if settings.every is not None else "cron", None),
+        ("jitter", settings.jitter),
+    ):
+        try:
+            schedule = schedule_of(
+                every_interval=settings.every,
+                cron_expression=settings.cron,
+                timezone=zone,
+                jitter=jitter,
+            )
+        except ScheduleError as error:
+            raise CatalogFileError(f"{where}: {key}: {error}") from None
+    return schedule
 
 
 def _token(
