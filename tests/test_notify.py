@@ -98,13 +98,16 @@ def pending(engine: Engine) -> list[Any]:
 
 class TestSubscriptions:
     def test_file_with_filters(self, tmp_path: Path) -> None:
-        """A TOML file gives names, URLs, vendors, model globs, kinds and a minimum move."""
+        """A TOML file gives names, URLs, catalogs, vendors, model globs, kinds and a minimum
+        move."""
         path = tmp_path / "subs.toml"
         path.write_text(
             '[[subscription]]\nname = "team"\nurl = "slack://a/b/c"\nvendors = ["OpenAI"]\n'
             'models = ["openai/gpt-4*"]\nkinds = ["price_cut", "removed"]\nmin_change = "10%"\n'
+            'catalogs = ["gateway"]\n'
         )
         (sub,) = load_file(path)
+        assert sub.catalogs == {"gateway"} and not sub.wants_catalog("litellm")
         assert (sub.name, set(sub.vendors), sub.models) == ("team", {"openai"}, ("openai/gpt-4*",))
         assert sub.kinds == {"price_cut", "removed"} and sub.min_change == Decimal("0.1")
         assert sub.wants_model("openai", "openai/gpt-4o")
@@ -190,6 +193,35 @@ class TestOutbox:
         sync_at(engine, [priced("0.0000025")], 0, subs)
         sync_at(engine, [priced("0.000002")], 1, subs)
         assert [row.subscription for row in pending(engine)] == ["cuts"]
+
+    def test_each_catalog_tells_of_its_own_changes(
+        self, engine: Engine, receiver: Receiver
+    ) -> None:
+        """A message names its run's catalog and holds that catalog's changes only; a
+        subscription with ``catalogs`` hears of those catalogs alone; another catalog's first
+        observation is not news, even in a database that has history already."""
+        everyone = Subscription("all", receiver.url)
+        gateway = Subscription("gateway", receiver.url, catalogs=frozenset({"gateway"}))
+        subs = [everyone, gateway]
+        for catalog, prompt in (("default", "0.0000025"), ("gateway", "0.000003")):
+            result = sync_bytes(
+                engine,
+                payload([priced(prompt)]),
+                observed_at=T0,
+                catalog=catalog,
+                subscriptions=subs,
+            )
+            assert result.ok and result.notifications == 0
+        cut = sync_bytes(
+            engine,
+            payload([priced("0.000002")]),
+            observed_at=T0 + timedelta(days=1),
+            subscriptions=subs,
+        )
+        assert cut.notifications == 1  # "gateway" does not hear of catalog default
+        rows = pending(engine)
+        assert [(row.subscription, row.body["catalog"]) for row in rows] == [("all", "default")]
+        assert [c["old_per_million"] for c in rows[0].body["changes"]] == ["2.5"]
 
     def test_rounding_noise_never_notifies(self, engine: Engine, receiver: Receiver) -> None:
         """A price that moves by float noise writes no message."""

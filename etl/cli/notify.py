@@ -10,6 +10,7 @@ import click
 
 from etl.cli.common import (
     TIME,
+    catalog_option,
     database,
     database_option,
     fail,
@@ -28,12 +29,19 @@ from etl.cli.common import (
 @click.option(
     "--to", "to", metavar="URL", help="Send a digest of the changes since --since to URL now."
 )
+@catalog_option()
 @notify_options
 @database_option
 @click.pass_context
 @handle_errors
 def notify(
-    ctx: click.Context, /, since: datetime | None, until: datetime, to: str | None, **flags: Any
+    ctx: click.Context,
+    /,
+    since: datetime | None,
+    until: datetime,
+    to: str | None,
+    catalogs: tuple[str, ...],
+    **flags: Any,
 ) -> None:
     """Tell people about changes. `serve` and `sync` deliver what subscriptions ask for
     (--notify, --subscriptions); these commands inspect and test that, or send a digest.
@@ -51,10 +59,12 @@ def notify(
     from etl.notify.deliver import DeliveryError, send
     from etl.notify.digest import digest_message
     from etl.notify.subscriptions import from_urls
+    from etl.read.catalogs import catalog_scope
 
     (subscription,) = from_urls([to])
     with database(settings_from(**flags).database_url) as engine, engine.connect() as connection:
-        body = digest_message(connection, subscription, since, until)
+        scope = catalog_scope(connection, catalogs)
+        body = digest_message(connection, subscription, since, until, scope)
     if body is None:
         window = f"{since:%Y-%m-%d %H:%M} and {until:%Y-%m-%d %H:%M} UTC"
         make_console().print(f"no changes between {window}: nothing sent", markup=False)

@@ -40,11 +40,13 @@ def price_kind(change: PriceChange) -> str:
 def build_message(subscription: Subscription, run: RunChanges) -> dict[str, Any] | None:
     """The JSON body for ``subscription``, or None when none of the run's changes is wanted.
     A digest (``run_id`` 0) covers a window rather than one sync."""
+    if not subscription.wants_catalog(run.catalog):
+        return None
     changes = [
         _model_json(change)
         for change in (*run.report.added, *run.report.removed, *run.report.returned)
         if change.kind in subscription.kinds
-        and subscription.wants_model(change.vendor, change.model)
+        and subscription.wants_model(change.vendor, change.model, change.catalog)
     ]
     changes += [
         _price_json(change)
@@ -56,7 +58,7 @@ def build_message(subscription: Subscription, run: RunChanges) -> dict[str, Any]
         for change in run.report.changes
         if change.kind == "capability"
         and "capability" in subscription.kinds
-        and subscription.wants_model(change.vendor, change.model)
+        and subscription.wants_model(change.vendor, change.model, change.catalog)
     ]
     if not changes:
         return None
@@ -66,6 +68,7 @@ def build_message(subscription: Subscription, run: RunChanges) -> dict[str, Any]
         "idempotency_key": idempotency_key(subscription.name, run.run_id),
         "subscription": subscription.name,
         "run_id": run.run_id or None,
+        "catalog": run.catalog,
         "observed_at": iso(run.observed_at),
         "previous_observed_at": iso(run.previous_at) if run.previous_at else None,
         "counts": {kind: counts[kind] for kind in KINDS if counts[kind]},
@@ -82,6 +85,7 @@ def sample_message(subscription: Subscription, key: str) -> dict[str, Any]:
         "idempotency_key": key,
         "subscription": subscription.name,
         "run_id": None,
+        "catalog": None,
         "observed_at": None,
         "previous_observed_at": None,
         "counts": {},
@@ -148,7 +152,7 @@ def _money(value: str | None) -> str:
 def _wants_price(subscription: Subscription, change: PriceChange) -> bool:
     if price_kind(change) not in subscription.kinds:
         return False
-    if not subscription.wants_model(change.vendor, change.model):
+    if not subscription.wants_model(change.vendor, change.model, change.catalog):
         return False
     if subscription.min_change is None or change.direction == "other":
         return True

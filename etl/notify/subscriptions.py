@@ -32,7 +32,7 @@ KINDS: Final = (
 )
 """Kinds of change a subscription may ask for (all by default). ``price_change`` is a price
 that becomes or stops being dynamic, or a model that becomes priced or unpriced."""
-_KEYS: Final = frozenset({"name", "url", "vendors", "models", "kinds", "min_change"})
+_KEYS: Final = frozenset({"name", "url", "catalogs", "vendors", "models", "kinds", "min_change"})
 
 
 class SubscriptionError(SettingsError):
@@ -46,6 +46,8 @@ class Subscription:
 
     name: str
     url: str = field(repr=False)
+    catalogs: frozenset[str] = frozenset()
+    """Only the changes of these catalogs (every catalog when empty)."""
     vendors: frozenset[str] = frozenset()
     models: tuple[str, ...] = ()
     kinds: frozenset[str] = frozenset(KINDS)
@@ -55,7 +57,13 @@ class Subscription:
     def shown(self) -> str:
         return f"{self.name} ({shown_url(self.url)})"
 
-    def wants_model(self, vendor: str, model: str) -> bool:
+    def wants_catalog(self, catalog: str | None) -> bool:
+        """Whether changes of ``catalog`` (None: not named, a database of one) are wanted."""
+        return not self.catalogs or catalog is None or catalog in self.catalogs
+
+    def wants_model(self, vendor: str, model: str, catalog: str | None = None) -> bool:
+        if not self.wants_catalog(catalog):
+            return False
         if self.vendors and vendor.lower() not in self.vendors:
             return False
         return not self.models or any(fnmatch.fnmatchcase(model, glob) for glob in self.models)
@@ -63,6 +71,8 @@ class Subscription:
     def filter_text(self) -> str:
         """The filter in words, for ``notify status`` and a test message."""
         parts = [", ".join(k for k in KINDS if k in self.kinds)]
+        if self.catalogs:
+            parts.append("catalogs " + ", ".join(sorted(self.catalogs)))
         if self.vendors:
             parts.append("vendors " + ", ".join(sorted(self.vendors)))
         if self.models:
@@ -137,6 +147,7 @@ def _from_table(table: Mapping[str, Any], where: str) -> Subscription:
         Subscription(
             name=name.strip(),
             url=url.strip(),
+            catalogs=frozenset(_strings(table.get("catalogs", []), where)),
             vendors=frozenset(v.lower() for v in _strings(table.get("vendors", []), where)),
             models=tuple(_strings(table.get("models", []), where)),
             kinds=frozenset(kinds),
