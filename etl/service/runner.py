@@ -109,7 +109,7 @@ class CatalogRunner:
     def abandon_current_run(self) -> None:
         """Mark the running sync's run failed: the process exits without it."""
         run_id = self._current_run_id
-        if run_id is None or self.idle.is_set():
+        if run_id is None:
             return
         engine = service_engine(self._shared.database_url)
         try:
