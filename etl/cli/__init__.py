@@ -25,7 +25,7 @@ COMMANDS = {
     "backfill": "backfill",
     "rebuild": "backfill",
     "serve": "serve",
-    "status": "serve",
+    "status": "status",
     "notify": "notify",
     "feed": "feed",
 }

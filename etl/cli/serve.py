@@ -1,4 +1,5 @@
-"""The long-running side: serve (sync on a schedule) and status (is it healthy?)."""
+"""The long-running side: serve, which syncs on a schedule (``status`` is in
+:mod:`etl.cli.status`)."""
 
 from __future__ import annotations
 
@@ -11,18 +12,14 @@ import click
 
 from etl.cli.common import (
     EXIT_FAILED,
-    database,
     database_option,
-    format_option,
     guard_options,
     handle_errors,
-    make_console,
     notify_options,
     setting_options,
     settings_from,
     source_options,
 )
-from etl.config import DEFAULT_MAX_FAILURES
 
 
 class DurationParam(click.ParamType):  # type: ignore[type-arg]  # generic only in stubs
@@ -196,125 +193,3 @@ def _run_service(service: Any) -> int:
         )
         return EXIT_FAILED
     return code
-
-
-@click.command()
-@click.option(
-    "--max-age",
-    type=DURATION,
-    help="Unhealthy when the last successful sync finished longer ago than DURATION (2h, 30m).",
-)
-@click.option(
-    "--max-failures",
-    type=click.IntRange(min=1),
-    default=DEFAULT_MAX_FAILURES,
-    show_default=True,
-    help="Unhealthy when this many runs or more failed in a row.",
-)
-@click.option(
-    "--max-unconfigured",
-    type=DURATION,
-    help="Unhealthy when a provider that was configured has said it is not for longer than"
-    " DURATION [default: --max-age].",
-)
-@database_option
-@format_option
-@handle_errors
-def status(
-    max_age: timedelta | None,
-    max_failures: int,
-    max_unconfigured: timedelta | None,
-    database_url: str | None,
-    output_format: str,
-) -> None:
-    """Show the last run, the last successful run, a streak of failed runs, providers that
-    say they are not configured, the models available now and the next scheduled run.
-
-    Exit code 1 (unhealthy, every reason on stdout) when --max-failures runs or more failed
-    in a row; with --max-age, when the last success is older than that; with --max-age or
-    --max-unconfigured, when a provider that was configured has said it is not for longer.
-
-    \b
-    Examples:
-        catalog-etl status
-        catalog-etl status --max-age 2h --format json
-    """
-    from etl.reports import terminal as render
-    from etl.service.status import status_report
-
-    with database(database_url) as engine, engine.connect() as connection:
-        report = status_report(
-            connection,
-            max_age=max_age,
-            max_failures=max_failures,
-            max_unconfigured=max_unconfigured,
-        )
-    console = make_console()
-    if output_format == "json":
-        render.print_json(console, report)
-    else:
-        _print_status(console, report)
-    if not report["healthy"]:
-        sys.exit(EXIT_FAILED)
-
-
-def _describe_run(run: dict[str, Any]) -> str:
-    text = f"#{run['id']} {run['status']}, started {run['started_at']}"
-    if run["duration_seconds"] is not None:
-        text += f" ({run['duration_seconds']:g} s)"
-    if run["status"] == "succeeded":
-        text += (
-            f": {run['models_seen']} models seen, {run['added']} added, {run['removed']}"
-            f" removed, {run['returned']} returned, {run['price_changes']} price changes"
-        )
-    elif run["error"]:
-        text += f": {run['error']}"
-    return text
-
-
-def _print_status(console: Any, report: dict[str, Any]) -> None:
-    from etl.reports.safe_text import styled
-    from etl.service.status import describe_age
-
-    def line(label: str, *value: object | tuple[str, str]) -> None:
-        """``value``: data (the run's error quotes the gateway), shown as text."""
-        console.print(styled(f"{label + ':':<18} ", *value), soft_wrap=True)
-
-    last_run, last_success = report["last_run"], report["last_success"]
-    line("last run", _describe_run(last_run) if last_run else "none")
-    if last_success:
-        age = describe_age(report["last_success_age_seconds"])
-        line("last success", f"{_describe_run(last_success)}; finished {age} ago")
-    else:
-        line("last success", "none")
-    failing = report["failing"]
-    if failing:
-        line(
-            "failing",
-            (f"{failing['count']} runs in a row", "red"),
-            f" since {failing['since']} (last at {failing['last_at']}, run"
-            f" {failing['last_run_id']}): ",
-            failing["error"] or "",
-        )
-    for provider in report["providers"]:
-        if not provider["configured"]:
-            was = "; it was configured before" if provider["was_configured"] else ""
-            line(
-                "provider",
-                f"{provider['name']}: ",
-                ("not configured", "yellow"),
-                f" since {provider['since']}{was}",
-            )
-    line("models available", str(report["models_available"]))
-    line("next run", report["next_run_at"] or "unknown (no running serve has reported one)")
-    for service in report["services"]:
-        state = "stale" if service["stale"] else "running"
-        line(
-            "service",
-            f"{service['hostname']} pid {service['pid']} ({state}): {service['schedule']};"
-            f" heartbeat {service['heartbeat_at']}, next run {service['next_run_at'] or '-'}",
-        )
-    if report["healthy"]:
-        line("health", "ok")
-    for problem in report["problems"]:
-        line("health", ("unhealthy", "red"), ": ", problem)
