@@ -169,7 +169,7 @@ class TestIsolation:
         503 with Retry-After so that its fetch pauses between retries: the other catalog,
         every second, still syncs every tick, each within a second of its scheduled time,
         and succeeds; the failing catalog's runs are recorded failed with the upstream's
-        status."""
+        status (a 401 naming the catalog's token variable)."""
         case = FAILING[failure]
         good = Upstream(loopback(), ["acme/good-1"])
         bad = Upstream(loopback(), ["acme/bad-1"], status=case.status)
@@ -207,6 +207,8 @@ class TestIsolation:
         assert failed and {run.status for run in failed} == {"failed"}
         answered = [run for run in failed if f"answered {case.status}" in (run.error or "")]
         assert len(answered) >= 2, [run.error for run in failed]
+        if case.status == 401:  # the hint names this catalog's token, not the service's
+            assert all("(check BAD_TOKEN)" in (run.error or "") for run in answered)
         assert TOKEN not in serve.output
 
     def test_sigterm_abandons_every_catalogs_retry_pause(

@@ -3,7 +3,7 @@ configuration file (``--config``), each built into the same :class:`SyncJob`."""
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -96,6 +96,9 @@ def file_catalogs(path: Path) -> tuple[list[CatalogJob], set[str]]:
             job = sync_job(catalog.settings, catalog.token)
         except SettingsError as error:  # its subscriptions
             raise ConfigFileError(f"{path}: catalog {catalog.name!r}: {error}") from None
+        # A 401's hint names where this catalog's token comes from, not the service's.
+        source = catalog.token_env or f"{path}: catalog {catalog.name!r}: token_file"
+        job = replace(job, fetch_settings=replace(job.fetch_settings, token_source=source))
         jobs.append(CatalogJob(job, catalog.schedule))
     _check_subscriptions(path, jobs)
     return jobs, {catalog.token_env for catalog in catalogs if catalog.token_env}

@@ -21,7 +21,7 @@ from etl.ingest.fetch.messages import (
     _upstream_text,
 )
 from etl.ingest.fetch.retry import _retry_after, _retryable
-from etl.ingest.fetch.settings import TOKEN_SETTING, FetchSettings
+from etl.ingest.fetch.settings import FetchSettings
 from etl.ingest.fetch.urls import _check_secure, safe_url
 
 ERROR_BODY_LIMIT = 64 * 1024
@@ -129,11 +129,11 @@ class _Receiver:
         if status in (401, 403) and "authorization" not in response.request.headers:
             if self.token is not None:  # a page on another origin never gets the token
                 return " (the token is sent only to the catalog's own origin)"
-            return f" (no token was sent: set {TOKEN_SETTING})"
+            return f" (no token was sent: set {self.settings.token_source})"
         if status == 401:
-            return f" (check {TOKEN_SETTING})"
+            return f" (check {self.settings.token_source})"
         if status == 403:
-            return f" (the token lacks access: check {TOKEN_SETTING})"
+            return f" (the token lacks access: check {self.settings.token_source})"
         if status in (404, 410):
             return " (check the URL)"
         if 300 <= status < 400:

@@ -34,7 +34,7 @@ from etl.ingest.fetch.errors import (
 from etl.ingest.fetch.messages import _cause, _scrub, _timed_out
 from etl.ingest.fetch.pagination import _join_pages, _next_page, _paginated, _parse_page
 from etl.ingest.fetch.retry import _backoff
-from etl.ingest.fetch.settings import TOKEN_SETTING, FetchSettings
+from etl.ingest.fetch.settings import FetchSettings
 from etl.ingest.fetch.urls import _check_secure, _origin, _parse_url, safe_url
 from etl.version import package_version
 
@@ -79,7 +79,7 @@ def fetch_catalog(
     shown = _scrub(safe_url(url), token)
     target = _parse_url(url, shown, settings)
     if token is not None:
-        _check_token(token)
+        _check_token(token, settings.token_source)
     own_client = client is None
     http = client if client is not None else _make_client(settings)
     fetch = _Fetch(http, target, token, settings, sleep=sleep, clock=clock, random=random)
@@ -108,11 +108,11 @@ def _make_client(settings: FetchSettings) -> httpx.Client:
     )
 
 
-def _check_token(token: str) -> None:
+def _check_token(token: str, source: str) -> None:
     if not token.isascii() or not token.isprintable() or any(c.isspace() for c in token):
         raise InvalidRequestError(
             "the API token holds spaces or characters that cannot be sent in an HTTP header"
-            f" (check {TOKEN_SETTING})"
+            f" (check {source})"
         )
 
 

@@ -31,6 +31,9 @@ class FetchSettings:
     """Whether a host counts as this machine, where plain http:// is allowed (default:
     loopback names and addresses). For tests of the rule for other hosts."""
     max_pages: int = 1000
+    token_source: str = TOKEN_SETTING
+    """Where the token comes from, for the hint of a 401 or 403 (``serve --config``: the
+    catalog's ``token_env`` variable or ``token_file``)."""
 
     def __post_init__(self) -> None:
         positive = ("connect_timeout", "read_timeout", "total_timeout", "max_bytes", "max_pages")
