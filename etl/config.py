@@ -163,6 +163,14 @@ class Settings:
         metavar="FILE",
     )
     # serve
+    config: Path | None = setting(
+        None,
+        "Serve every catalog of this TOML file, each with its URL, token source, schedule and"
+        " options (see the README). The options that describe one catalog (--url, --catalog,"
+        " --every, --cron, --timeout...) then belong in the file; the service's own (database,"
+        " metrics, logs, --grace-period, --migrate, --run-now) stay options.",
+        metavar="FILE",
+    )
     every: timedelta | None = setting(
         None,
         "Sync every DURATION (30s, 15m, 1h, 1d), on multiples of it since the epoch.",

@@ -512,6 +512,25 @@ class TestConfigErrors:
         output = serve_error(tmp_path, GOOD, *flag)
         assert f"{flag[0]} describes one catalog: with --config give it in the file" in output
 
+    def test_the_file_may_come_from_the_environment(self, tmp_path: Path) -> None:
+        """CATALOG_ETL_CONFIG names the file as --config does: its catalogs are checked the
+        same way, and an option about one catalog is refused the same way."""
+        path = tmp_path / "from-env.toml"
+        path.write_text(GOOD + 'token = "sk-live-LITERAL-0f3a"\n', "utf-8")
+        database = tmp_path / "never.db"
+        for args, message in (
+            ([], "token: a secret does not belong in the file"),
+            (["--every", "1h"], "--every describes one catalog"),
+        ):
+            result = CliRunner().invoke(
+                cli,
+                ["serve", "--database-url", f"sqlite:///{database}", *args],
+                env={"CATALOG_ETL_CONFIG": str(path)},
+            )
+            assert result.exit_code == 2 and message in result.output, result.output
+            assert "sk-live-LITERAL" not in result.output
+        assert not database.exists()
+
 
 class TestLoadCatalogs:
     def test_defaults_types_and_precedence(self, tmp_path: Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sys
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import click
@@ -42,17 +41,8 @@ DURATION = DurationParam()
 
 
 @click.command()
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    metavar="FILE",
-    help="Serve every catalog of this TOML file, each with its URL, token source, schedule and"
-    " options (see the README). The options that describe one catalog (--url, --catalog,"
-    " --every, --cron, --timeout...) then belong in the file; the service's own (database,"
-    " metrics, logs, --grace-period, --migrate, --run-now) stay options.",
-)
 @setting_options(
+    "config",
     "every",
     "cron",
     "timezone",
@@ -70,7 +60,7 @@ DURATION = DurationParam()
 @source_options
 @database_option
 @handle_errors
-def serve(config_file: Path | None, **flags: Any) -> None:
+def serve(**flags: Any) -> None:
     """Sync the catalog on a schedule until stopped (SIGTERM or SIGINT: exit 0); with
     --config, every catalog of the file, each on its own schedule.
 
@@ -95,9 +85,10 @@ def serve(config_file: Path | None, **flags: Any) -> None:
     from etl.service.metrics import Metrics
     from etl.service.scheduler import Service, ServiceConfig
 
+    settings = settings_from(**flags)
+    config_file = settings.config
     if config_file is not None:
         refuse_catalog_flags(flags)
-    settings = settings_from(**flags)
     token_variables: set[str] = set()
     if config_file is not None:
         catalogs, token_variables = file_catalogs(config_file)
