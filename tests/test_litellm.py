@@ -17,7 +17,7 @@ from sqlalchemy import Engine, select
 
 from etl.cli import cli
 from etl.db.tables import models_table
-from etl.ingest.litellm_prices import price_unit
+from etl.ingest.litellm_prices import component_name, price_unit
 from etl.ingest.normalize import Catalog, ModelRecord
 from etl.ingest.payload import read_payload
 from etl.ingest.shapes import parse_catalog
@@ -555,3 +555,64 @@ class TestProviderLeavingTheFile:
         )
         assert held.held_providers is not None and set(held.held_providers) == {"beta"}
         assert all(self._models(engine).values())
+
+
+class TestAnalystViews:
+    def _sql_units(self, engine: Engine, components: list[str]) -> dict[str, str]:
+        from sqlalchemy import text
+
+        from etl.db.views import View
+
+        probe = View("probe", "SELECT {catalog_unit_p} FROM (SELECT :c AS component) p")
+        query = text(probe.create(engine.dialect.name).split("\n", 1)[1])
+        with engine.connect() as connection:
+            return {c: connection.execute(query, {"c": c}).scalar_one() for c in components}
+
+    def test_the_views_read_units_from_the_name_as_the_commands_do(self, engine: Engine) -> None:
+        """The views of revision 0007 give every component the unit the commands give it:
+        OpenRouter's names, and every LiteLLM price name of the six releases, read from the
+        name after ``cost_per_`` (plus the edge cases of the rules)."""
+        names = {
+            component
+            for path in RELEASES
+            for entry in json.loads(text_of(path)).values()
+            if isinstance(entry, dict)
+            for key in entry
+            if (component := component_name(key)) is not None
+        }
+        names |= {
+            "web_search", "request", "image", "acme_rebate", "cost_per_second",
+            "output_cost_per_video_per_second", "input_cost_per_audio_per_second_above_1h",
+            "computer_use_input_cost_per_1k_tokens", "code_interpreter_cost_per_1k_calls",
+            "vector_store_cost_per_gb_per_day", "output_cost_per_image_token",
+            "cache_read_input_token_cost_batches", "input_cost_per_query", "foo_cost_per_bar",
+            "input_cost_per_text_message", "ocr_cost_per_page",
+        }  # fmt: skip
+        words = ("character", "image", "pixel", "query", "request", "page", "credit", "session")
+        names |= {f"input_cost_per_{word}" for word in (*words, "unit", "second", "token")}
+        assert len(names) > 40
+        assert self._sql_units(engine, sorted(names)) == {name: unit(name) for name in names}
+
+    def test_current_prices_show_litellm_token_prices_per_million(self, engine: Engine) -> None:
+        """A LiteLLM per-token component of its own has unit ``token`` and a per-1M value in
+        the views; a per-second one has unit ``second`` and none."""
+        from sqlalchemy import text
+
+        from etl.pipeline import sync_bytes
+
+        raw = price_map(
+            entry(
+                "acme-1",
+                ', "input_cost_per_token_above_200k_tokens": 5e-06, "output_cost_per_second": 0.1',
+            )
+        )
+        assert sync_bytes(engine, raw, observed_at=datetime(2026, 1, 1, tzinfo=UTC)).ok
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT component, unit, usd_per_million FROM current_prices")
+            ).all()
+        shown = {c: (u, None if m is None else Decimal(str(m))) for c, u, m in rows}
+        assert shown == {
+            "input_cost_per_token_above_200k_tokens": ("token", Decimal(5)),
+            "output_cost_per_second": ("second", None),
+        }

@@ -26,6 +26,10 @@ _NAMING = (
     ("SELECT pr.name AS provider", "SELECT cat.name AS catalog, pr.name AS provider"),
     ("{joins_", "{catalog_joins_"),
     ("{age_days}", "{catalog_age_days}"),
+    # Units (and per-1M values) for LiteLLM's own components too.
+    ("p.component IN ({tokens})", "{catalog_unit_p} = 'token'"),
+    ("c.component IN ({tokens})", "{catalog_unit_c} = 'token'"),
+    ("{unit_", "{catalog_unit_"),
 )
 
 
@@ -69,7 +73,7 @@ CROSS_CATALOG_PRICES = View(
   WHERE p.valid_to IS NULL
 ), listed AS (
   SELECT l.catalog, l.provider, l.model, l.match_key, l.vendor, c.component,
-         {unit_c} AS unit, CASE WHEN p.id IS NULL THEN {zero} ELSE p.amount END AS amount,
+         {catalog_unit_c} AS unit, CASE WHEN p.id IS NULL THEN {zero} ELSE p.amount END AS amount,
          COALESCE(p.dynamic, FALSE) AS dynamic, l.candidates
   FROM models_listed l
   JOIN charged c ON c.match_key = l.match_key

@@ -114,12 +114,74 @@ _FRAGMENTS["postgresql"]["catalog_age_days"] = (
 _FRAGMENTS["sqlite"]["compared"] = "CAST(compared AS REAL)"
 _FRAGMENTS["postgresql"]["compared"] = "compared"
 
+# Revision 0007's units also know LiteLLM's own components, read from the name after
+# "cost_per_" as etl.ingest.litellm_prices.price_unit reads it (a test holds them equal).
+_LITELLM_UNITS: Final = (
+    (("1k_tokens",), "1k tokens"),
+    (("1k_calls",), "1k calls"),
+    (("gb_per_day",), "GB-day"),
+    (("token", "audio_token", "image_token", "video_token", "reasoning_token"), "token"),
+    (
+        (
+            "second",
+            "per_second",
+            "audio_second",
+            "audio_per_second",
+            "video_second",
+            "video_per_second",
+        ),
+        "second",
+    ),
+    (("text_message",), "message"),
+    *(
+        ((word,), word)
+        for word in (
+            "character",
+            "image",
+            "pixel",
+            "query",
+            "request",
+            "page",
+            "credit",
+            "session",
+            "unit",
+        )
+    ),
+)
+
+
+def _like(column: str, pattern: str) -> str:
+    return f"{column} LIKE '{pattern.replace('_', '!_')}' ESCAPE '!'"
+
+
+def _catalog_unit(column: str, position: str) -> str:
+    """The unit of the component in ``column``: OpenRouter's names, then LiteLLM's."""
+    rest = f"substr({column}, {position}({column}, 'cost_per_') + 9)"
+    price_name = " OR ".join(
+        _like(column, pattern)
+        for pattern in ("cost_per_%", "%_cost_per_%", "%_token_cost", "%_token_cost_%")
+    )
+    litellm = "".join(
+        f" WHEN {' OR '.join(_like(rest, prefix + '%') for prefix in prefixes)} THEN '{name}'"
+        for prefixes, name in _LITELLM_UNITS
+    )
+    return (
+        _UNIT.format(component=column, tokens=TOKEN_COMPONENTS_SQL).removesuffix(" ELSE 'unit' END")
+        + f" WHEN NOT ({price_name}) THEN 'unit'"
+        + f" WHEN {position}({column}, 'cost_per_') = 0 THEN 'token'{litellm} ELSE 'unit' END"
+    )
+
+
 # Fragments every dialect shares: the unit of a component, the joins naming a model.
-for _fragments in _FRAGMENTS.values():
+_POSITION: Final = {"sqlite": "instr", "postgresql": "strpos"}
+for _dialect_name, _fragments in _FRAGMENTS.items():
     _fragments["tokens"] = TOKEN_COMPONENTS_SQL
     for _alias in ("p", "c"):
         _fragments[f"unit_{_alias}"] = _UNIT.format(
             component=f"{_alias}.component", tokens=TOKEN_COMPONENTS_SQL
+        )
+        _fragments[f"catalog_unit_{_alias}"] = _catalog_unit(
+            f"{_alias}.component", _POSITION[_dialect_name]
         )
     for _alias in ("mv", "p", "c", "a"):
         _fragments[f"joins_{_alias}"] = _MODEL_JOINS.format(alias=_alias)

@@ -19,8 +19,8 @@ token (shown per 1M tokens too), ``output_cost_per_second_720p`` per second,
 on (``pixel``, ``query``, ``page``, ``credit``, ``session``, ``message``, ``1k tokens``,
 ``1k calls``, ``GB-day``). Any other component is shown per ``unit``, as stored.
 
-The analyst views (migration 0002) know only the OpenRouter names: they show LiteLLM's own
-components with unit ``unit`` and no per-1M value.
+The analyst views of revision 0007 read the same units from the names in SQL
+(:mod:`etl.db.views`; a test holds the two equal).
 """
 
 from __future__ import annotations
