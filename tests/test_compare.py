@@ -25,7 +25,8 @@ from etl.ingest.match import match_key
 from etl.ingest.money import DYNAMIC, Price
 from etl.ingest.normalize import vendor_of
 from etl.pipeline import sync_bytes
-from etl.read.compare import CrossCatalog, UnknownCatalog, compare, cross_catalog
+from etl.read.catalogs import UnknownCatalog
+from etl.read.compare import CrossCatalog, compare, cross_catalog
 from etl.read.offers import CatalogSeen, Offer
 from etl.read.queries import Filters
 from etl.read.units import percent_text
@@ -416,7 +417,10 @@ class TestAsOf:
         report = report_at(catalogs, BETWEEN, catalogs=("litellm", "openrouter"))
         assert {q.catalog for row in report.rows for q in row.quotes} == {"litellm", "openrouter"}
         assert [a.match_key for a in report.ambiguous] == ["acme/twin-1"]
-        with pytest.raises(UnknownCatalog, match=r"no catalog named 'nope'.*insforge, litellm"):
+        with pytest.raises(
+            UnknownCatalog,
+            match=r"no catalog 'nope' in this database \(it holds: .*insforge, litellm",
+        ):
             report_at(catalogs, BETWEEN, catalogs=("nope", "litellm"))
         sync_bytes(catalogs, openrouter("0.000001"), observed_at=T1, catalog="late")
         early = report_at(catalogs, BETWEEN, catalogs=("late", "litellm"))
@@ -527,7 +531,9 @@ class TestCommand:
         run(*base, "--min-spread", "ten", expect=2)
         run(*base, "--min-spread", "-1", expect=2)
         result = CliRunner().invoke(cli, [*base, "--catalog", "litellm", "--catalog", "x"])
-        assert result.exit_code == 1 and "no catalog named 'x'" in result.stderr
+        assert (
+            result.exit_code == 2 and "--catalog: no catalog 'x' in this database" in result.stderr
+        )
 
     def test_hostile_ids_through_the_command(self, engine: Engine, database_url: str) -> None:
         """Ids holding markup and formulas, listed by two catalogs, come out inert."""

@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 
 import click
 
-from etl.cli.common import TIME, database, database_option, fail, handle_errors
+from etl.cli.common import TIME, database, database_option, handle_errors
 from etl.cli.reports import ALL_FORMATS, formats_option, make_filters, write_output
 
 
@@ -83,7 +83,7 @@ def compare(
     Example:
         catalog-etl compare --catalog openrouter --catalog litellm --min-spread 10
     """
-    from etl.read.compare import UnknownCatalog, cross_catalog
+    from etl.read.compare import cross_catalog
     from etl.reports.compare_csv import compare_csv
     from etl.reports.compare_document import compare_document
 
@@ -93,18 +93,14 @@ def compare(
         )
     filters = make_filters(vendor, model, (), ())
     with database(database_url) as engine, engine.connect() as connection:
-        try:
-            report = cross_catalog(
-                connection,
-                as_of,
-                catalogs=catalog,
-                components=component,
-                filters=filters,
-                min_spread=min_spread,
-            )
-        except UnknownCatalog as error:
-            fail(str(error))
-            return
+        report = cross_catalog(
+            connection,
+            as_of,
+            catalogs=catalog,
+            components=component,
+            filters=filters,
+            min_spread=min_spread,
+        )
     write_output(
         output_format, report, lambda: compare_document(report), lambda: compare_csv(report)
     )

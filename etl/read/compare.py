@@ -31,6 +31,7 @@ from typing import Any, Final
 from sqlalchemy import Connection
 
 from etl.ingest.money import Price
+from etl.read.catalogs import UnknownCatalog
 from etl.read.offers import ZERO, CatalogSeen, Offer, catalogs_seen, offers_as_of
 from etl.read.queries import NO_FILTERS, Filters
 from etl.read.units import (
@@ -45,10 +46,6 @@ from etl.read.units import (
 from etl.times import iso
 
 DEFAULT_COMPONENTS: Final = ("prompt", "completion")
-
-
-class UnknownCatalog(ValueError):
-    """A catalog name the database does not hold."""
 
 
 @dataclass(frozen=True)
@@ -283,10 +280,9 @@ def cross_catalog(
     seen = catalogs_seen(connection, as_of)
     unknown = sorted(set(catalogs) - set(seen))
     if unknown:
-        raise UnknownCatalog(
-            f"no catalog named {', '.join(map(repr, unknown))}; this database holds "
-            + ", ".join(sorted(seen))
-        )
+        held = ", ".join(sorted(seen)) or "none"
+        names = ", ".join(map(repr, unknown))
+        raise UnknownCatalog(f"no catalog {names} in this database (it holds: {held})")
     chosen = [seen[name] for name in sorted(set(catalogs) or seen)]
     taking_part = [c for c in chosen if c.observed_at is not None]
     # Only a catalog asked for by name is worth a mention when it has nothing yet.
