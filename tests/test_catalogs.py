@@ -27,6 +27,7 @@ from tests.helpers import (
     payload,
     read_bytes,
 )
+from tests.invariants import assert_invariants
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -176,6 +177,7 @@ class TestIsolation:
         _feed(engine, mixed)
         for catalog, alone in (("litellm", alone_litellm), ("openrouter", alone_openrouter)):
             assert catalog_history(engine, catalog) == catalog_history(alone, catalog)
+        assert_invariants(engine)  # and `rebuild` from the archive gives the same tables
 
     def test_forgetting_a_run_rewinds_only_its_catalog(self, engine: Engine) -> None:
         """`runs forget` on one catalog's run leaves the other catalog's rows as they were."""
