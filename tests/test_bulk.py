@@ -15,6 +15,7 @@ from etl.db.bulk import insert_returning_ids, insert_rows
 from etl.db.engine import write_transaction
 from etl.db.tables import models_table, prices_table, sync_runs_table, vendors_table
 from etl.pipeline import sync_bytes
+from etl.store.catalogs import ensure_catalog
 from tests.helpers import make_model, payload
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -90,6 +91,7 @@ def test_columns_left_out_get_their_python_defaults(engine: Engine) -> None:
     """A column the rows leave out gets the default the table declares, as with
     SQLAlchemy's own insert (a run's warnings default to an empty list)."""
     row = {"status": "failed", "default_provider": "openrouter", "started_at": T0, "error": None}
+    row["catalog_id"] = ensure_catalog(engine, "default")
     with write_transaction(engine) as connection:
         insert_rows(connection, sync_runs_table, [row, {**row, "error": "boom"}])
     with engine.connect() as connection:
