@@ -339,10 +339,20 @@ class TestCatalogs:
             WAIT,
             serve,
         )
-        wait_until(
-            lambda: metric(metrics_text(port), 'catalog_etl_models_available{catalog="beta"}') == 2,
-            "the metrics of both catalogs",
-        )
+
+        def database_metrics_of_both() -> bool:
+            # Refreshed from the database after each sync: the two syncs may land apart.
+            scraped = metrics_text(port)
+            return all(
+                metric(scraped, f'catalog_etl_models_available{{catalog="{name}"}}') == 2
+                and metric(
+                    scraped, f'catalog_etl_last_success_timestamp_seconds{{catalog="{name}"}}'
+                )
+                > 0
+                for name in ("alpha", "beta")
+            )
+
+        wait_until(database_metrics_of_both, "the metrics of both catalogs")
         scraped = metrics_text(port)
         assert serve.stop() == 0, serve.output
 
