@@ -29,7 +29,7 @@ from etl.service.engines import SyncInterrupted, interruptible, service_engine, 
 from etl.service.metrics import Metrics
 from etl.service.notifier import Notifier
 from etl.service.outcomes import log_result, log_unrecorded
-from etl.store.migrate import schema_state
+from etl.store.migrate import head_revision, schema_revision
 
 logger = logging.getLogger("etl.serve")
 
@@ -128,11 +128,11 @@ class CatalogRunner:
         )
         track_writes(engine, self.writing)
         try:
-            state = schema_state(engine)
-            if not state.up_to_date:
+            current, head = schema_revision(engine), head_revision()
+            if current != head:
                 self._unrecorded(
-                    f"the database schema is now at revision {state.current or 'none'} but"
-                    f" this catalog-etl needs {state.head}: sync not run; restart serve with"
+                    f"the database schema is now at revision {current or 'none'} but"
+                    f" this catalog-etl needs {head}: sync not run; restart serve with"
                     " a matching catalog-etl",
                     started,
                 )

@@ -71,6 +71,17 @@ class SchemaState:
         return self.current == self.head
 
 
+def schema_revision(engine: Engine) -> str | None:
+    """The revision of a database catalog-etl has set up, by a plain query: what serve
+    checks at every tick. (Inspecting a fresh engine each tick would leave its dialect in
+    a cache of SQLAlchemy's on PostgreSQL.) A database never set up is an error."""
+    with engine.connect() as connection:
+        revision: str | None = connection.execute(
+            text("SELECT version_num FROM alembic_version")
+        ).scalar()
+    return revision
+
+
 def schema_state(engine: Engine) -> SchemaState:
     with engine.connect() as connection:
         tables = inspect(connection)
