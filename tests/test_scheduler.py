@@ -280,9 +280,9 @@ class TestTick:
             payload([make_model()]), content_type="application/json"
         )
         metrics = Metrics()
-        service = service_for(database_url, httpserver.url_for("/m"), metrics=metrics)
+        (runner,) = service_for(database_url, httpserver.url_for("/m"), metrics=metrics).runners
         with caplog.at_level(logging.INFO, "etl.serve"):
-            service.tick()
+            runner.tick()
         (fields,) = sync_events(caplog)
         assert (fields["status"], fields["added"], fields["recorded"]) == ("succeeded", 1, True)
         assert fields["run_id"] and fields["duration_seconds"] >= 0
@@ -292,7 +292,7 @@ class TestTick:
         """A tick whose database refuses connections logs an unrecorded failure and returns."""
         closed = "postgresql://postgres@127.0.0.1:9/nowhere"
         with caplog.at_level(logging.INFO, "etl.serve"):
-            service_for(closed).tick()
+            service_for(closed).runners[0].tick()
         (fields,) = sync_events(caplog)
         assert (fields["status"], fields["recorded"]) == ("failed", False)
         assert "database" in fields["error"]
@@ -301,14 +301,14 @@ class TestTick:
         self, database_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
     ) -> None:
         """A bug in a sync is logged with its traceback; the tick still returns."""
-        service = service_for(database_url)
+        (runner,) = service_for(database_url).runners
 
         def broken(_engine: Engine) -> None:
             raise RuntimeError("boom")
 
-        monkeypatch.setattr(service, "_sync", broken)
+        monkeypatch.setattr(runner, "_sync", broken)
         with caplog.at_level(logging.INFO, "etl.serve"):
-            service.tick()
+            runner.tick()
         (record,) = [r for r in caplog.records if r.exc_info]
         assert "internal error" in record.getMessage()
 
@@ -316,8 +316,9 @@ class TestTick:
         """A tick that starts after the stop request syncs nothing."""
         service = service_for(database_url)
         service.request_stop()
-        service.tick()
-        assert service.ticks == 0
+        (runner,) = service.runners
+        runner.tick()
+        assert runner.ticks == 0
 
     def test_fetch_pause_is_cut_by_a_stop_request(self, database_url: str) -> None:
         """The pause between fetch retries ends at the first stop request: only an apply
@@ -325,7 +326,7 @@ class TestTick:
         service = service_for(database_url)
         service.request_stop()
         with pytest.raises(SyncInterrupted, match="abandoned between retries"):
-            service._sleep(60)
+            service.runners[0]._sleep(60)
 
 
 class TestServiceInProcess:

@@ -41,7 +41,6 @@ from sqlalchemy import Engine
 from sqlalchemy.pool import NullPool
 
 from etl.db.engine import display_url
-from etl.pipeline import SyncResult
 from etl.service.config import DEFAULT_GRACE_PERIOD as DEFAULT_GRACE_PERIOD
 from etl.service.config import CatalogJob as CatalogJob
 from etl.service.config import ServiceConfig as ServiceConfig
@@ -80,33 +79,6 @@ class Service:
         self._scheduler: Any = None
         self._control: Engine | None = None
         self._registration: Registration | None = None
-
-    # A service of one catalog (``serve --url``): its tick is that catalog's -----------
-
-    @property
-    def ticks(self) -> int:
-        """Ticks that started a sync, of every catalog."""
-        return sum(runner.ticks for runner in self.runners)
-
-    def tick(self) -> None:
-        """Run one sync of the one catalog now, as its scheduled job does."""
-        self._only().tick()
-
-    @property
-    def _sync(self) -> Callable[[Engine], SyncResult]:
-        """The one catalog's sync step (replaceable, as a test does to make it fail)."""
-        return self._only()._sync
-
-    @_sync.setter
-    def _sync(self, sync: Callable[[Engine], SyncResult]) -> None:
-        self._only()._sync = sync  # type: ignore[method-assign,assignment]
-
-    def _sleep(self, seconds: float) -> None:
-        self._only()._sleep(seconds)
-
-    def _only(self) -> CatalogRunner:
-        (runner,) = self.runners
-        return runner
 
     # Stopping ------------------------------------------------------------------------
 
