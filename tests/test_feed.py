@@ -7,7 +7,7 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -24,7 +24,7 @@ from etl.read.changes import ChangeReport, FieldChange, ModelChange, PriceChange
 from etl.read.queries import NO_FILTERS
 from etl.read.run_changes import RunChanges, run_changes
 from etl.reports.feed import database_feed, render
-from etl.service.metrics import Metrics
+from etl.service.metrics import FeedMaker, Metrics
 from tests.helpers import (
     daily_files,
     hostile_models,
@@ -410,7 +410,7 @@ def get(url: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
         return error.code, dict(error.headers), error.read()
 
 
-def serving(feed: Callable[[], bytes] | None = None, metrics: Metrics | None = None) -> Any:
+def serving(feed: FeedMaker | None = None, metrics: Metrics | None = None) -> Any:
     metrics = metrics or Metrics()
     port = free_port()
     return f"http://127.0.0.1:{port}", metrics.serve(port, "127.0.0.1", feed=feed)
@@ -438,6 +438,35 @@ class TestServe:
         finally:
             stop()
 
+    def test_a_feed_per_catalog(self, history: History, database_url: str) -> None:
+        """``/feed.xml?catalog=NAME`` is the feed of that catalog (as `feed --catalog`);
+        without it the feed covers every catalog, each entry naming its own; an unknown
+        catalog is a 404 and a name no catalog can have a 400, both saying why."""
+        later = history.times[-1] + timedelta(hours=1)
+        for offset, prompt in ((0, "0.000004"), (1, "0.000003")):
+            sync_bytes(
+                history.engine,
+                payload([rocket(prompt)]),
+                observed_at=later + timedelta(hours=offset),
+                catalog="gateway",
+            )
+        base, stop = serving(database_feed(database_url))
+        try:
+            gateway = parse(get(f"{base}/feed.xml?catalog=gateway")[2]).entries
+            assert [entry.title for entry in gateway] == ["1 price cut"]
+            assert get(f"{base}/feed.xml?catalog=default")[2] == run_feed(
+                database_url, "--catalog", "default"
+            )
+            everything = parse(get(f"{base}/feed.xml")[2]).entries
+            assert everything[0].title == "gateway: 1 price cut"
+            assert len(everything) == len(gateway) + 2
+            status, _, body = get(f"{base}/feed.xml?catalog=nope")
+            assert status == 404 and b"no catalog 'nope'" in body
+            status, _, body = get(f"{base}/feed.xml?catalog=%1b%5B2J")
+            assert status == 400 and b"\\x1b" in body and b"\x1b" not in body
+        finally:
+            stop()
+
 
 class TestServeWithoutDatabase:
     def test_a_broken_feed_is_a_503(self, caplog: pytest.LogCaptureFixture) -> None:
@@ -445,7 +474,7 @@ class TestServeWithoutDatabase:
         the server keeps serving /metrics and the next /feed.xml."""
         calls: list[int] = []
 
-        def feed() -> bytes:
+        def feed(_catalogs: Sequence[str]) -> bytes:
             calls.append(1)
             if len(calls) == 1:
                 raise RuntimeError("database went away")
@@ -475,7 +504,7 @@ class TestServeWithoutDatabase:
         try:
             port = int(base.rsplit(":", 1)[1])
             with pytest.raises(OSError):
-                Metrics().serve(port, "127.0.0.1", feed=lambda: b"")
+                Metrics().serve(port, "127.0.0.1", feed=lambda _catalogs: b"")
         finally:
             stop()
 

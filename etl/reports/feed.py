@@ -297,14 +297,14 @@ def database_feed(
     feed_id: str = DEFAULT_ID,
     clock: Callable[[], datetime] | None = None,
     catalogs: Sequence[str] = (),
-) -> Callable[[], bytes]:
+) -> Callable[[Sequence[str]], bytes]:
     """What ``serve`` answers ``/feed.xml`` with: a function that builds the feed of the
-    last ``window`` (of ``catalogs``; all when empty) from the database each time it is
-    called, on an engine of its own (no pool: nothing is held between requests), disposed
-    afterwards."""
+    last ``window`` of the catalogs it is given (``/feed.xml?catalog=NAME``; else
+    ``catalogs``; all when empty) from the database each time it is called, on an engine of
+    its own (no pool: nothing is held between requests), disposed afterwards."""
     check_feed_id(feed_id)
 
-    def produce() -> bytes:
+    def produce(chosen: Sequence[str]) -> bytes:
         from sqlalchemy.pool import NullPool
 
         from etl.db.engine import make_engine, parse_url
@@ -319,7 +319,12 @@ def database_feed(
         engine = make_engine(database_url, **options)
         try:
             return build_feed(
-                engine, now - window, limit=limit, title=title, feed_id=feed_id, catalogs=catalogs
+                engine,
+                now - window,
+                limit=limit,
+                title=title,
+                feed_id=feed_id,
+                catalogs=chosen or catalogs,
             )
         finally:
             engine.dispose()

@@ -34,14 +34,20 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from socketserver import ThreadingMixIn
 from typing import Any
+from urllib.parse import parse_qs
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import make_wsgi_app
 
+from etl.text import visible
+
 logger = logging.getLogger("etl.serve")
 
 FEED_PATH = "/feed.xml"
+FeedMaker = Callable[[Sequence[str]], bytes]
+"""Builds the feed of the catalogs named (``?catalog=NAME``, repeatable; every one when
+none)."""
 FEED_TYPE = "application/atom+xml; charset=utf-8"
 RUN_STATUSES = ("succeeded", "failed", "held", "skipped")
 DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
@@ -50,7 +56,7 @@ DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.
 @dataclass
 class Metrics:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
-    feed: Callable[[], bytes] | None = None
+    feed: FeedMaker | None = None
     """Makes the Atom feed ``/feed.xml`` answers with (see the module); None: no feed."""
     catalogs: Sequence[str] = ()
     """The catalogs named by a ``catalog`` label (see the module); none: no such label."""
@@ -161,7 +167,7 @@ class Metrics:
         port: int,
         address: str = "0.0.0.0",
         *,
-        feed: Callable[[], bytes] | None = None,
+        feed: FeedMaker | None = None,
     ) -> Callable[[], None]:
         """Serve ``/metrics`` (and ``/feed.xml`` when ``feed``, or this object's ``feed``,
         makes one) over HTTP from a daemon thread; returns a function that stops it.
@@ -206,7 +212,7 @@ def _family(address: str, port: int) -> tuple[socket.AddressFamily, str]:
     return family, str(sockaddr[0])
 
 
-def _application(metrics: WSGIApp, feed: Callable[[], bytes] | None) -> WSGIApp:
+def _application(metrics: WSGIApp, feed: FeedMaker | None) -> WSGIApp:
     """``/feed.xml`` to ``feed``; every other path to prometheus-client, as before."""
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
@@ -220,15 +226,25 @@ def _application(metrics: WSGIApp, feed: Callable[[], bytes] | None) -> WSGIApp:
 
 
 def _feed_answer(
-    environ: dict[str, Any], feed: Callable[[], bytes] | None
+    environ: dict[str, Any], feed: FeedMaker | None
 ) -> tuple[str, list[tuple[str, str]], bytes]:
+    from etl.config import check_catalog_name
+    from etl.read.catalogs import UnknownCatalog
+
     plain = [("Content-Type", "text/plain; charset=utf-8")]
     if feed is None:
         return "404 Not Found", plain, b"no feed: this serve publishes metrics only\n"
     if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
         return "405 Method Not Allowed", [*plain, ("Allow", "GET, HEAD")], b"GET only\n"
     try:
-        body = feed()
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        catalogs = tuple(check_catalog_name(name) for name in query.get("catalog", []))
+    except ValueError as error:  # not a catalog's name: nothing is looked up
+        return "400 Bad Request", plain, f"{visible(str(error))}\n".encode()
+    try:
+        body = feed(catalogs)
+    except UnknownCatalog as error:
+        return "404 Not Found", plain, f"{error}\n".encode()
     except Exception as error:  # the database is down, a bug: the server must stay up
         from sqlalchemy.exc import SQLAlchemyError
 
