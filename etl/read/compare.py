@@ -31,8 +31,8 @@ from typing import Any, Final
 from sqlalchemy import Connection
 
 from etl.ingest.money import Price
-from etl.read.catalogs import UnknownCatalog
-from etl.read.offers import ZERO, CatalogSeen, Offer, catalogs_seen, offers_as_of
+from etl.read.catalogs import CatalogScope, catalog_scope, latest_observations
+from etl.read.offers import ZERO, CatalogSeen, Offer, offers_as_of
 from etl.read.queries import NO_FILTERS, Filters
 from etl.read.units import (
     change_percent,
@@ -275,15 +275,11 @@ def cross_catalog(
     min_spread: Decimal | None = None,
 ) -> CrossCatalog:
     """Compare the named catalogs (every catalog observed by ``as_of`` when none is named)
-    as they were at ``as_of``: three set queries. Raises :class:`UnknownCatalog` for a name
-    the database does not hold."""
-    seen = catalogs_seen(connection, as_of)
-    unknown = sorted(set(catalogs) - set(seen))
-    if unknown:
-        held = ", ".join(sorted(seen)) or "none"
-        names = ", ".join(map(repr, unknown))
-        raise UnknownCatalog(f"no catalog {names} in this database (it holds: {held})")
-    chosen = [seen[name] for name in sorted(set(catalogs) or seen)]
+    as they were at ``as_of``, in a few set queries. Raises
+    :class:`~etl.read.catalogs.UnknownCatalog` for a name the database does not hold."""
+    known = catalog_scope(connection, catalogs).known
+    every = CatalogScope(known, None, tuple(sorted(set(catalogs) or known.values())))
+    chosen = [CatalogSeen(name, at) for name, at in latest_observations(connection, every, as_of)]
     taking_part = [c for c in chosen if c.observed_at is not None]
     # Only a catalog asked for by name is worth a mention when it has nothing yet.
     not_observed = [c.name for c in chosen if c.observed_at is None] if catalogs else []

@@ -1,5 +1,5 @@
 """What each catalog listed at a time: its models, their match keys and their prices, read
-for ``catalog-etl compare`` (:mod:`etl.read.compare`) in three set queries, whatever the
+for ``catalog-etl compare`` (:mod:`etl.read.compare`) in two set queries, whatever the
 number of models."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Final
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, select
 
 from etl.db.state import stored_price, valid_at
 from etl.db.tables import (
@@ -21,7 +21,6 @@ from etl.db.tables import (
     models_table,
     prices_table,
     providers_table,
-    sync_runs_table,
     vendors_table,
 )
 from etl.ingest.money import Price
@@ -54,25 +53,6 @@ class Offer:
     def price(self, component: str) -> Price | None:
         """``0`` for a component a priced model does not list; None when unpriced."""
         return self.prices.get(component, ZERO) if self.priced else None
-
-
-def catalogs_seen(connection: Connection, as_of: datetime) -> dict[str, CatalogSeen]:
-    """Every catalog of the database by name, with its latest observation by ``as_of``."""
-    runs = sync_runs_table.c
-    rows = connection.execute(
-        select(catalogs_table.c.name, func.max(runs.observed_at))
-        .select_from(catalogs_table)
-        .outerjoin(
-            sync_runs_table,
-            and_(
-                runs.catalog_id == catalogs_table.c.id,
-                runs.status == "succeeded",
-                runs.observed_at <= as_of,
-            ),
-        )
-        .group_by(catalogs_table.c.name)
-    ).all()
-    return {name: CatalogSeen(name, observed) for name, observed in sorted(rows)}
 
 
 def offers_as_of(
