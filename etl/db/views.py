@@ -31,6 +31,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from etl.ingest.litellm_prices import UNIT_PREFIXES
+
 
 @dataclass(frozen=True)
 class View:
@@ -114,42 +116,9 @@ _FRAGMENTS["postgresql"]["catalog_age_days"] = (
 _FRAGMENTS["sqlite"]["compared"] = "CAST(compared AS REAL)"
 _FRAGMENTS["postgresql"]["compared"] = "compared"
 
+
 # Revision 0007's units also know LiteLLM's own components, read from the name after
-# "cost_per_" as etl.ingest.litellm_prices.price_unit reads it (a test holds them equal).
-_LITELLM_UNITS: Final = (
-    (("1k_tokens",), "1k tokens"),
-    (("1k_calls",), "1k calls"),
-    (("gb_per_day",), "GB-day"),
-    (("token", "audio_token", "image_token", "video_token", "reasoning_token"), "token"),
-    (
-        (
-            "second",
-            "per_second",
-            "audio_second",
-            "audio_per_second",
-            "video_second",
-            "video_per_second",
-        ),
-        "second",
-    ),
-    (("text_message",), "message"),
-    *(
-        ((word,), word)
-        for word in (
-            "character",
-            "image",
-            "pixel",
-            "query",
-            "request",
-            "page",
-            "credit",
-            "session",
-            "unit",
-        )
-    ),
-)
-
-
+# "cost_per_" by the table etl.ingest.litellm_prices.price_unit reads them with.
 def _like(column: str, pattern: str) -> str:
     return f"{column} LIKE '{pattern.replace('_', '!_')}' ESCAPE '!'"
 
@@ -162,8 +131,9 @@ def _catalog_unit(column: str, position: str) -> str:
         for pattern in ("cost_per_%", "%_cost_per_%", "%_token_cost", "%_token_cost_%")
     )
     litellm = "".join(
-        f" WHEN {' OR '.join(_like(rest, prefix + '%') for prefix in prefixes)} THEN '{name}'"
-        for prefixes, name in _LITELLM_UNITS
+        f" WHEN {_like(rest, prefix + '%')} THEN '{name or prefix}'"
+        for prefixes, name in UNIT_PREFIXES
+        for prefix in prefixes
     )
     return (
         _UNIT.format(component=column, tokens=TOKEN_COMPONENTS_SQL).removesuffix(" ELSE 'unit' END")

@@ -41,17 +41,43 @@ MAX_COMPONENT_LENGTH: Final = 64
 """Width of ``prices.component``."""
 
 _NOT_DOLLARS = re.compile(r"_dbu?_cost_")
-# What follows "cost_per_" in a key, and the unit it names; the first rule that matches the
-# start wins. A key without "cost_per_" (cache_read_input_token_cost...) is per token.
-_UNIT_RULES: Final = (
-    (re.compile(r"1k_tokens"), "1k tokens"),
-    (re.compile(r"1k_calls"), "1k calls"),
-    (re.compile(r"gb_per_day"), "GB-day"),
-    (re.compile(r"(?:audio_|image_|video_|reasoning_)?token"), "token"),
-    (re.compile(r"(?:audio_|video_)?(?:per_)?second"), "second"),
-    (re.compile(r"text_message"), "message"),
-    (re.compile(r"(character|image|pixel|query|request|page|credit|session|unit)"), ""),
+UNIT_PREFIXES: Final = (
+    (("1k_tokens",), "1k tokens"),
+    (("1k_calls",), "1k calls"),
+    (("gb_per_day",), "GB-day"),
+    (("token", "audio_token", "image_token", "video_token", "reasoning_token"), "token"),
+    (
+        (
+            "second",
+            "per_second",
+            "audio_second",
+            "audio_per_second",
+            "video_second",
+            "video_per_second",
+        ),
+        "second",
+    ),
+    (("text_message",), "message"),
+    (
+        (
+            "character",
+            "image",
+            "pixel",
+            "query",
+            "request",
+            "page",
+            "credit",
+            "session",
+            "unit",
+        ),
+        "",
+    ),
 )
+"""How what follows ``cost_per_`` in a key starts, and the unit it names (``""``: the
+prefix itself); the first rule that matches wins. A key without ``cost_per_``
+(``cache_read_input_token_cost``...) is per token. The analyst views read units by the
+same table (:mod:`etl.db.views`): a change here changes their SQL, so it ships with a new
+revision that creates them again."""
 
 
 def component_name(key: str) -> str | None:
@@ -86,8 +112,8 @@ def price_unit(component: str) -> str | None:
     _, per, rest = component.partition("cost_per_")
     if not per:
         return "token"  # cache_read_input_token_cost, cache_creation_input_audio_token_cost...
-    for pattern, name in _UNIT_RULES:
-        found = pattern.match(rest)
-        if found:
-            return name or found.group(1)
+    for prefixes, name in UNIT_PREFIXES:
+        for prefix in prefixes:
+            if rest.startswith(prefix):
+                return name or prefix
     return "unit"
