@@ -19,7 +19,7 @@ def ensure_catalog(engine: Engine, name: str) -> int:
     """The id of catalog ``name``, created (in a transaction of its own) if new."""
     check_catalog_name(name)
     with engine.connect() as connection:
-        found = find_catalog(connection, name)
+        found = _find(connection, name)
     if found is not None:
         return found
     try:
@@ -32,20 +32,15 @@ def ensure_catalog(engine: Engine, name: str) -> int:
             return created
     except IntegrityError:  # created meanwhile by another process
         with engine.connect() as connection:
-            again = find_catalog(connection, name)
+            again = _find(connection, name)
         if again is None:
             raise
         return again
 
 
-def find_catalog(connection: Connection, name: str) -> int | None:
+def _find(connection: Connection, name: str) -> int | None:
     """The id of catalog ``name``; None when there is none by that name."""
     found: int | None = connection.execute(
         select(catalogs_table.c.id).where(catalogs_table.c.name == name)
     ).scalar()
     return found
-
-
-def catalog_names(connection: Connection) -> dict[int, str]:
-    """Every catalog's name by id."""
-    return dict(connection.execute(select(catalogs_table.c.id, catalogs_table.c.name)).all())

@@ -203,7 +203,7 @@ def replay(
         report.price_rows_written += applied.price_rows
         report.observations += outcome.status == "succeeded"
         report.outcomes[observation.run_id] = outcome
-        _close_run(connection, observation.run_id, applied.providers, outcome)
+        _close_run(connection, observation.run_id, outcome)
         # Freed before the next one is read: memory stays that of one catalog.
         observation.catalog = None
         del catalog
@@ -222,15 +222,13 @@ def _archived(
     return parsed[key]
 
 
-def _close_run(
-    connection: Connection, run_id: int, providers: dict[str, bool], outcome: Outcome
-) -> None:
+def _close_run(connection: Connection, run_id: int, outcome: Outcome) -> None:
     run = update(sync_runs_table).where(sync_runs_table.c.id == run_id)
     connection.execute(
         run.values(
             status=outcome.status,
             normalization_version=NORMALIZATION_VERSION if outcome.status == "succeeded" else None,
-            providers=providers,
+            providers=outcome.providers,
             warnings=outcome.warnings,
             error=outcome.error,
             held_providers=outcome.held or None,
